@@ -20,6 +20,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+from .compose.commands import commands as _compose_commands  # noqa: E402
+
+for _command in _compose_commands:
+    cli.add_command(_command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, turning library errors into one stderr line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

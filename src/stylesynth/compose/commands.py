@@ -1,0 +1,3 @@
+"""Click commands for the pixel-level tools; cli.py adds every command in `commands`."""
+
+commands: list = []
