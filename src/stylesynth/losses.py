@@ -1,0 +1,55 @@
+"""The loss terms of Gatys et al. (../shared/seeds, Methods), each one short class.
+
+Normalization (so that a ratio alpha/beta means the same at every image size):
+
+* Content, Eq. 1, is 1/2 sum (F - P)^2. That sum grows with the number of feature entries
+  N_l * M_l, i.e. with the image area, while the style term does not. We divide it by N_l * M_l:
+  ``ContentLoss = 1/2 mean (F - P)^2``.
+* Style, Eq. 4, is 1/(4 N_l^2 M_l^2) sum (G - A)^2, already independent of the size. We compute it
+  as 1/(4 N_l^2) sum (G/M_x - A/M_a)^2, which equals Eq. 4 when generated and style images have
+  the same size and also lets them differ (a texture larger than its swatch).
+* Eq. 5 sums E_l with weights w_l; Eq. 7 is alpha * content + beta * style.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 divided by M: G_ij / M = mean over positions of F_i * F_j, shape (N, N)."""
+    flat = features.reshape(features.shape[1], -1)  # batch of one: (N_l, M_l)
+    return flat @ flat.T / flat.shape[1]
+
+
+class ContentLoss(nn.Module):
+    """Eq. 1 per feature entry: 1/2 mean (F - P)^2 against the target activations P."""
+
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (features - self.target).pow(2).mean()
+
+
+class StyleLoss(nn.Module):
+    """Eq. 4: 1/(4 N^2) sum (G/M - A/M_a)^2 against the target's normalized Gram matrix A/M_a."""
+
+    def __init__(self, target_gram: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target_gram.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n = features.shape[1]
+        return (gram_matrix(features) - self.target).pow(2).sum() / (4 * n * n)
+
+
+class TVLoss(nn.Module):
+    """Total variation: mean squared difference between neighbouring pixels (smoothness prior)."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        dx = image[..., :, 1:] - image[..., :, :-1]
+        dy = image[..., 1:, :] - image[..., :-1, :]
+        return dx.pow(2).mean() + dy.pow(2).mean()

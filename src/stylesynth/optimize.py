@@ -1,0 +1,141 @@
+"""The image-optimization loop every mode uses: optimizers, progress, best-so-far, interrupts.
+
+An objective maps an image tensor (1x3xHxW in [0, 1]) to `(loss, parts)`: a scalar tensor and
+a dict of named float components for the progress bar and the record. The loop
+
+* scales the objective by 1/(its value at the start), so that what the optimizer sees is O(1)
+  whatever the loss weights: torch's L-BFGS skips curvature updates when y.s < 1e-10, and a
+  tiny objective would barely move (reported losses stay unscaled);
+* keeps pixels in [0, 1] by clamping after every step;
+* remembers the best image evaluated, which is what it returns — also when interrupted by
+  Ctrl-C (KeyboardInterrupt), which ends the loop early with `interrupted=True`;
+* steps back to the best image with a smaller step when a loss or gradient is not finite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import InputError, StylesynthError
+
+Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+OPTIMIZERS = ("lbfgs", "adam", "gd")
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "gd": 0.1}
+
+
+@dataclass
+class Step:
+    """What the loop reports after each iteration."""
+
+    iteration: int
+    iterations: int
+    loss: float
+    parts: dict[str, float]
+    image: torch.Tensor  # the current image (do not modify)
+
+
+@dataclass
+class Result:
+    image: torch.Tensor  # the best image evaluated, detached
+    loss: float
+    parts: dict[str, float]
+    iterations: int  # iterations completed
+    evaluations: int
+    seconds: float
+    interrupted: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    if name == "lbfgs":
+        # One iteration per step() so that progress, snapshots and Ctrl-C act between
+        # iterations; torch keeps the L-BFGS history across step() calls.
+        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=50)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "gd":
+        # Plain gradient descent, Phon-Amnuaisuk Eq. 10: X <- X - lr * dL/dX.
+        return torch.optim.SGD(params, lr=lr)
+    raise InputError(f"unknown optimizer '{name}': choose one of {', '.join(OPTIMIZERS)}")
+
+
+def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, optimizer: str = "lbfgs",
+             lr: float | None = None, on_step: Callable[[Step], None] | None = None,
+             max_retries: int = 5) -> Result:
+    """Minimize `objective` over the pixels of `image` for `iterations` iterations."""
+    if iterations < 1:
+        raise InputError("iterations must be at least 1")
+    lr = DEFAULT_LR[optimizer] if lr is None else lr
+    if not (lr > 0 and math.isfinite(lr)):
+        raise InputError(f"learning rate must be a positive number, got {lr}")
+    x = image.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
+    opt = make_optimizer(optimizer, [x], lr)
+    best = {"loss": math.inf, "image": x.detach().clone(), "parts": {}}
+    scale = None
+    evaluations = 0
+    current: dict = {}
+
+    def closure() -> torch.Tensor:
+        nonlocal scale, evaluations
+        opt.zero_grad(set_to_none=True)
+        loss, parts = objective(x)
+        evaluations += 1
+        value = loss.item()
+        if scale is None:
+            scale = 1.0 / value if value > 0 and math.isfinite(value) else 1.0
+        scaled = loss * scale
+        scaled.backward()
+        if not (math.isfinite(value) and torch.isfinite(x.grad).all()):
+            raise _NonFinite
+        current.update(loss=value, parts=parts)
+        if value < best["loss"]:  # x is the point just evaluated (already clamped)
+            best.update(loss=value, image=x.detach().clone(), parts=parts)
+        return scaled
+
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    interrupted = False
+    iteration = 0
+    retries = 0
+    try:
+        while iteration < iterations:
+            try:
+                if optimizer == "lbfgs":
+                    opt.step(closure)
+                else:
+                    closure()
+                    opt.step()
+            except _NonFinite:
+                # Step back to the best image and try again with half the step, fresh state.
+                retries += 1
+                if retries > max_retries or best["loss"] == math.inf:
+                    raise StylesynthError(
+                        f"the loss became non-finite at iteration {iteration + 1} and stayed so after "
+                        f"{max_retries} retries with smaller steps: try a smaller --lr") from None
+                lr /= 2
+                with torch.no_grad():
+                    x.copy_(best["image"])
+                opt = make_optimizer(optimizer, [x], lr)
+                continue
+            with torch.no_grad():
+                x.clamp_(0, 1)
+            iteration += 1
+            history.append({"iteration": iteration, "loss": current["loss"], **current["parts"]})
+            if on_step is not None:
+                on_step(Step(iteration, iterations, current["loss"], current["parts"], x.detach()))
+    except KeyboardInterrupt:
+        interrupted = True
+    if best["loss"] == math.inf:
+        raise StylesynthError("interrupted before the first evaluation: nothing to save")
+    return Result(image=best["image"], loss=best["loss"], parts=best["parts"], iterations=iteration,
+                  evaluations=evaluations, seconds=time.perf_counter() - start,
+                  interrupted=interrupted, history=history)

