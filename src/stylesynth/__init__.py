@@ -1,7 +1,18 @@
-"""stylesynth: image synthesis from the representations of deep convolutional networks."""
+"""stylesynth: image synthesis from the representations of deep convolutional networks.
+
+The Python API: `transfer(content, style, **options)`, `texture(style, **options)` and
+`reconstruct(image, **options)` return a PIL image whose `info["stylesynth"]` records every
+parameter and the final losses; `save_image(image, path, image.info["stylesynth"])` keeps them.
+"""
 
 __version__ = "0.1.0"
 
 from .errors import InputError, StylesynthError  # noqa: E402
+from .imageio import load_image, open_image, read_params, save_image  # noqa: E402
+from .modes import reconstruct, texture, transfer  # noqa: E402
+from .nets import FeatureExtractor, load_network  # noqa: E402
+from .synthesis import RunOptions  # noqa: E402
 
-__all__ = ["__version__", "InputError", "StylesynthError"]
+__all__ = ["__version__", "InputError", "StylesynthError", "load_image", "open_image", "read_params",
+           "save_image", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",
+           "RunOptions"]

@@ -1,23 +1,230 @@
-"""Command-line shell: parses options, calls the library, reports errors in one line."""
+"""Command-line shell: parses options, calls the library, reports errors in one line.
+
+Defaults are not repeated here: the synthesis options come from `RunOptions` and the mode
+functions' signatures, so the CLI, the API and the web studio cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 import sys
+from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import StylesynthError
+from .errors import InputError, StylesynthError
+from .imageio import check_output_path, save_image
+from .modes import reconstruct, texture, transfer
+from .nets import NETWORKS, POOLINGS
+from .optimize import OPTIMIZERS, Step
+from .synthesis import RunOptions
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="stylesynth")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Synthesize images from the representations of a deep convolutional network."""
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
+
+
+def _default(function, name: str):
+    return inspect.signature(function).parameters[name].default
+
+
+RUN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunOptions)}
+
+
+def run_options(command):
+    """The options every synthesis mode shares, with defaults read from RunOptions."""
+    options = [
+        click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                     help="Output image (.png, .jpg, .webp); parameters are stored with it."),
+        click.option("--size", type=int, default=RUN_DEFAULTS["size"], show_default=True,
+                     help="Long side of the output in pixels."),
+        click.option("--iterations", type=int, default=RUN_DEFAULTS["iterations"], show_default=True),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
+                     show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
+        click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
+        click.option("--seed", type=int, default=None, help="Random seed (default: random, recorded)."),
+        click.option("--tv-weight", type=float, default=RUN_DEFAULTS["tv_weight"], show_default=True,
+                     help="Total-variation smoothness weight."),
+        click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True),
+        click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"],
+                     show_default=True, help="avg: Gatys et al.'s smoother choice."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+                     default=RUN_DEFAULTS["device"], show_default=True),
+        click.option("--threads", type=int, default=None, help="CPU threads (default: all cores)."),
+        click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
+                     help="Network weights file (torchvision .pth)."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--snapshot-every", type=int, default=0, metavar="N",
+                     help="Write OUT.iterNNNN.png every N iterations."),
+        click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="Write the loss curves as a PNG."),
+        click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _weighted(spec: str) -> tuple[str, float] | str:
+    """`painting.jpg:0.7` -> ("painting.jpg", 0.7); a path without a weight stays as it is."""
+    path, sep, weight = spec.rpartition(":")
+    if sep and path:
+        try:
+            return path, float(weight)
+        except ValueError:
+            pass
+    return spec
+
+
+def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every: int,
+         loss_plot: str | None, as_json: bool, weights_file: str | None, **options) -> None:
+    """Shared tail of every synthesis command: check, run, save, report."""
+    out = check_output_path(output)  # fail before the work, not after it
+    if loss_plot:
+        check_output_path(loss_plot)
+    if snapshot_every < 0:
+        raise InputError("--snapshot-every must be >= 0")
+
+    def snapshot(step: Step) -> None:
+        if snapshot_every and step.iteration % snapshot_every == 0:
+            from .imageio import to_pil
+
+            save_image(to_pil(step.image), out.with_name(f"{out.stem}.iter{step.iteration:04d}{out.suffix}"),
+                       {"snapshot_of": str(out), "iteration": step.iteration})
+
+    image = mode_function(**sources, **options, weights=weights_file, progress=not quiet,
+                          on_step=snapshot if snapshot_every else None)
+    record = image.info["stylesynth"]
+    save_image(image, out, record)
+    if loss_plot:
+        from .plot import loss_plot as plot
+
+        plot(image.info["stylesynth_history"], loss_plot)
+    if as_json:
+        click.echo(json.dumps({"output": str(out), "seconds": record["seconds"],
+                               "iterations": record["iterations_done"],
+                               "evaluations": record["evaluations"], "losses": record["losses"],
+                               "seed": record["seed"], "interrupted": record["interrupted"]}))
+    elif quiet:
+        pass
+    else:
+        click.echo(str(out))
+    if record["warning"]:
+        click.echo(f"stylesynth: warning: {record['warning']}", err=True)
+    if record["interrupted"]:
+        click.echo(f"stylesynth: interrupted: saved the best image so far (iteration "
+                   f"{record['iterations_done']} of {record['iterations']}) to {out}", err=True)
+        sys.exit(130)
+
+
+@cli.command("reconstruct")
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE[:WEIGHT]...")
+@click.option("--layer", default=_default(reconstruct, "layer"), show_default=True,
+              help="Layer(s) to match, e.g. conv2_2 or conv2_2:0.5,conv4_2:0.5.")
+@click.option("--init", default=_default(reconstruct, "init"), show_default=True,
+              help="noise, or an image path to start from.")
+@run_options
+def reconstruct_command(images, **options):
+    """Reconstruct IMAGE from one layer's activations, starting from white noise (Gatys Fig. 1).
+
+    Several images with weights blend their activations (weighted inversion)."""
+    sources = [_weighted(s) for s in images]
+    _run(reconstruct, {"image": sources if len(sources) > 1 else sources[0]}, **options)
+
+
+@cli.command("texture")
+@click.argument("styles", nargs=-1, required=True, metavar="STYLE[:WEIGHT]...")
+@click.option("--layers", default=_default(texture, "layers"), show_default=True,
+              help="Style layers, optionally weighted: conv1_1:0.5,conv2_1:0.5.")
+@click.option("--out-size", default=None, metavar="WxH", help="Output size (default: the style's).")
+@click.option("--init", default=_default(texture, "init"), show_default=True,
+              help="noise, or an image path to start from.")
+@run_options
+def texture_command(styles, **options):
+    """Synthesize a texture from the Gram matrices of STYLE (Gatys Fig. 1, style rows)."""
+    sources = [_weighted(s) for s in styles]
+    _run(texture, {"style": sources if len(sources) > 1 else sources[0]}, **options)
+
+
+@cli.command("transfer")
+@click.argument("content")
+@click.argument("style", required=False)
+@click.option("--style", "extra_styles", multiple=True, metavar="STYLE[:WEIGHT]",
+              help="A style image, repeatable, with an optional weight: --style a.jpg:0.7 --style b.jpg:0.3.")
+@click.option("--ratio", type=float, default=None,
+              help=f"alpha/beta, content vs style emphasis [default: {_default(transfer, 'ratio'):g}].")
+@click.option("--content-weight", type=float, default=None, help="alpha (instead of --ratio).")
+@click.option("--style-weight", type=float, default=None, help="beta (instead of --ratio).")
+@click.option("--content-layers", default=_default(transfer, "content_layers"), show_default=True)
+@click.option("--style-layers", default=_default(transfer, "style_layers"), show_default=True,
+              help="Optionally weighted: conv1_1:0.2,conv2_1:0.2,...")
+@click.option("--init", default=_default(transfer, "init"), show_default=True,
+              help="content, noise, style, or an image path.")
+@run_options
+def transfer_command(content, style, extra_styles, ratio, content_weight, style_weight, **options):
+    """Render CONTENT in the style of STYLE (Gatys et al., Eq. 7)."""
+    styles = ([style] if style else []) + list(extra_styles)
+    if not styles:
+        raise InputError("no style image: give STYLE or --style FILE")
+    if ratio is not None and (content_weight is not None or style_weight is not None):
+        raise InputError("give either --ratio or --content-weight/--style-weight, not both")
+    if ratio is None and content_weight is None and style_weight is None:
+        ratio = _default(transfer, "ratio")
+    sources = [_weighted(s) for s in styles]
+    _run(transfer, {"content": content, "style": sources if len(sources) > 1 else sources[0],
+                    "ratio": ratio, "content_weight": content_weight, "style_weight": style_weight},
+         **options)
+
+
+@cli.command("layers")
+@click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True)
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None)
+def layers_command(model, weights_file):
+    """Load a pretrained network and print its layers with their output shapes at 224 px."""
+    import torch
+
+    from .nets import load_network
+
+    net = load_network(model, device="cpu", weights=weights_file)
+    with torch.no_grad():
+        features = net(torch.rand(1, 3, 224, 224), net.layer_names)
+    for name in net.layer_names:
+        shape = "x".join(str(s) for s in features[name].shape[1:])
+        click.echo(f"{name:10s} {shape}")
+
+
+@cli.group("weights")
+def weights_group():
+    """Pretrained network weights: where they come from, and the cache."""
+
+
+@weights_group.command("list")
+def weights_list():
+    """Show each network, where its weights are or would come from, and whether cached."""
+    from . import weights
+
+    for arch in NETWORKS:
+        sources = weights.sources(arch)
+        cached = any(s.name == "cache" and s.available for s in sources)
+        click.echo(f"{arch}: {'cached' if cached else 'not cached'}")
+        for n, source in enumerate(sources, 1):
+            mark = "*" if source.available else " "
+            click.echo(f"  {mark} {n}. {source.name:12s} {source.detail}")
+
+
+@weights_group.command("fetch")
+@click.argument("name", type=click.Choice(NETWORKS))
+def weights_fetch(name):
+    """Fill the cache with NAME's weights (downloading and converting if needed)."""
+    from . import weights
+
+    click.echo(str(weights.fetch(name)))
 
 
 from .compose.commands import commands as _compose_commands  # noqa: E402
@@ -28,15 +235,15 @@ for _command in _compose_commands:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, turning library errors into one stderr line."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
     try:
-        cli.main(args=argv, prog_name="stylesynth", standalone_mode=False)
+        cli.main(args=args, prog_name="stylesynth", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("stylesynth: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        # Usage errors: click's own message, on one line, exit 2.
-        click.echo(f"stylesynth: error: {e.format_message()}", err=True)
+        click.echo(f"stylesynth: error: {' '.join(e.format_message().split())}", err=True)
         sys.exit(e.exit_code)
     except StylesynthError as e:
         if debug:

@@ -9,7 +9,9 @@ a dict of named float components for the progress bar and the record. The loop
 * keeps pixels in [0, 1] by clamping after every step;
 * remembers the best image evaluated, which is what it returns — also when interrupted by
   Ctrl-C (KeyboardInterrupt), which ends the loop early with `interrupted=True`;
-* steps back to the best image with a smaller step when a loss or gradient is not finite.
+* steps back to the best image with a 4x smaller step (fresh optimizer state) when a loss or
+  gradient is not finite, and after `max_retries` such failures stops with the best image and
+  a `warning`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .errors import InputError, StylesynthError
 
 Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
 OPTIMIZERS = ("lbfgs", "adam", "gd")
-DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "gd": 0.1}
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "gd": 0.01}
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Result:
     seconds: float
     interrupted: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
+    warning: str | None = None  # why the loop stopped early, if it did (not for Ctrl-C)
 
 
 class _NonFinite(Exception):
@@ -58,22 +61,27 @@ class _NonFinite(Exception):
 def make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # One iteration per step() so that progress, snapshots and Ctrl-C act between
-        # iterations; torch keeps the L-BFGS history across step() calls.
-        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=50)
+        # iterations; torch keeps the L-BFGS history across step() calls. No tolerances: the
+        # loop, not the optimizer, decides when to stop (a tolerance hit would freeze it).
+        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=50,
+                                 tolerance_grad=0, tolerance_change=0)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     if name == "gd":
-        # Plain gradient descent, Phon-Amnuaisuk Eq. 10: X <- X - lr * dL/dX.
+        # Plain gradient descent, Phon-Amnuaisuk Eq. 10: X <- X - lr * G, with G the gradient
+        # divided by its mean magnitude (see optimize), so lr is a step in pixel units.
         return torch.optim.SGD(params, lr=lr)
     raise InputError(f"unknown optimizer '{name}': choose one of {', '.join(OPTIMIZERS)}")
 
 
 def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, optimizer: str = "lbfgs",
              lr: float | None = None, on_step: Callable[[Step], None] | None = None,
-             max_retries: int = 5) -> Result:
+             max_retries: int = 10) -> Result:
     """Minimize `objective` over the pixels of `image` for `iterations` iterations."""
     if iterations < 1:
         raise InputError("iterations must be at least 1")
+    if optimizer not in OPTIMIZERS:
+        raise InputError(f"unknown optimizer '{optimizer}': choose one of {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[optimizer] if lr is None else lr
     if not (lr > 0 and math.isfinite(lr)):
         raise InputError(f"learning rate must be a positive number, got {lr}")
@@ -106,6 +114,7 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
     interrupted = False
     iteration = 0
     retries = 0
+    warning = None
     try:
         while iteration < iterations:
             try:
@@ -113,15 +122,21 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
                     opt.step(closure)
                 else:
                     closure()
+                    if optimizer == "gd":
+                        x.grad /= x.grad.abs().mean().clamp_min(1e-12)
                     opt.step()
             except _NonFinite:
                 # Step back to the best image and try again with half the step, fresh state.
                 retries += 1
-                if retries > max_retries or best["loss"] == math.inf:
-                    raise StylesynthError(
-                        f"the loss became non-finite at iteration {iteration + 1} and stayed so after "
-                        f"{max_retries} retries with smaller steps: try a smaller --lr") from None
-                lr /= 2
+                if best["loss"] == math.inf:
+                    raise StylesynthError("the loss is not finite at the start image: check the "
+                                          "inputs and weights") from None
+                if retries > max_retries:
+                    warning = (f"stopped at iteration {iteration}: the loss kept becoming non-finite "
+                               f"after {max_retries} retries with smaller steps; kept the last good "
+                               "image (try a smaller --lr)")
+                    break
+                lr /= 4
                 with torch.no_grad():
                     x.copy_(best["image"])
                 opt = make_optimizer(optimizer, [x], lr)
@@ -138,4 +153,4 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
         raise StylesynthError("interrupted before the first evaluation: nothing to save")
     return Result(image=best["image"], loss=best["loss"], parts=best["parts"], iterations=iteration,
                   evaluations=evaluations, seconds=time.perf_counter() - start,
-                  interrupted=interrupted, history=history)
+                  interrupted=interrupted, history=history, warning=warning)

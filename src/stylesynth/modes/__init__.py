@@ -1,0 +1,7 @@
+"""The synthesis modes, each a thin configuration of `synthesis.synthesize`."""
+
+from .reconstruct import reconstruct
+from .texture import texture
+from .transfer import transfer
+
+__all__ = ["reconstruct", "texture", "transfer"]

@@ -1,0 +1,59 @@
+"""Turning what callers pass (paths, PIL images, tensors, weighted lists) into weighted images."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PIL import Image
+
+from ..errors import InputError
+from ..imageio import open_image
+from ..synthesis import RunOptions, weighted
+
+
+def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
+    """One source, a list of sources, or a list of (source, weight) pairs -> [(RGB image, w)], sum w = 1."""
+    if sources is None:
+        raise InputError(f"no {what} image given")
+    if not isinstance(sources, (list, tuple)) or _is_pair(sources):
+        sources = [sources]
+    items = []
+    for item in sources:
+        source, weight = item if _is_pair(item) else (item, 1.0)
+        items.append((open_image(source), float(weight)))
+    if not items:
+        raise InputError(f"no {what} image given")
+    return weighted(items, what)
+
+
+def _is_pair(item: Any) -> bool:
+    return (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], (int, float))
+            and not isinstance(item[1], bool))
+
+
+def init_spec(init: Any) -> str | Image.Image:
+    """`noise`, `content`, `style`, or an image (a path or an image object) to start from."""
+    if isinstance(init, str) and init in ("noise", "content", "style"):
+        return init
+    if isinstance(init, (str, os.PathLike, Image.Image)) or hasattr(init, "shape"):
+        return open_image(init)
+    raise InputError(f"unknown init {init!r}: use noise, content, style or an image path")
+
+
+def run_options(options: dict) -> RunOptions:
+    """Keyword options to RunOptions, refusing unknown names with the list of known ones."""
+    known = RunOptions.__dataclass_fields__
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(unknown)}: known are {', '.join(known)}")
+    return RunOptions(**options)
+
+
+def source_names(sources: Any) -> Any:
+    """What the record says about the inputs: paths as given, other objects by type."""
+    if isinstance(sources, (list, tuple)) and not _is_pair(sources):
+        return [source_names(s) for s in sources]
+    if _is_pair(sources):
+        return [source_names(sources[0]), sources[1]]
+    return str(sources) if isinstance(sources, (str, os.PathLike)) else type(sources).__name__

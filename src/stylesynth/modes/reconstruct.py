@@ -1,0 +1,29 @@
+"""Content reconstruction (Gatys Fig. 1, content rows): match one layer's activations from noise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from ..synthesis import Weights, output_size, parse_layers, synthesize
+from .inputs import init_spec, run_options, source_names, weighted_images
+
+DEFAULT_LAYER = "conv4_2"
+
+
+def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAULT_LAYER,
+                init: Any = "noise", **options: Any) -> Image.Image:
+    """Find an image whose activations at `layer` match those of `image` (Eq. 1).
+
+    `image` may be a path, PIL image or tensor, or several as [(source, weight), ...], whose
+    activations are blended (weighted inversion, Phon-Amnuaisuk Eq. 5). `layer` may name
+    several layers with weights ("conv2_2:0.5,conv4_2:0.5"). Other options: `RunOptions`.
+    """
+    opts = run_options(options)
+    images = weighted_images(image, "content")
+    return synthesize(
+        mode="reconstruct", out_size=output_size(images[0][0], opts.size), options=opts,
+        weights=Weights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,
+        content_layers=parse_layers(layer), init=init_spec(init),
+        record={"content": source_names(image)})

@@ -1,0 +1,46 @@
+"""Texture synthesis (Gatys Fig. 1, style rows): match Gram matrices only, from noise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from ..errors import InputError
+from ..synthesis import DEFAULT_STYLE_LAYERS, Weights, output_size, parse_layers, synthesize
+from .inputs import init_spec, run_options, source_names, weighted_images
+
+
+def parse_out_size(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """"640x480" -> (640, 480)."""
+    if spec is None or isinstance(spec, tuple):
+        return spec
+    try:
+        width, height = (int(v) for v in spec.lower().split("x"))
+    except ValueError:
+        raise InputError(f"bad --out-size '{spec}': write WIDTHxHEIGHT, e.g. 512x512") from None
+    if width < 1 or height < 1:
+        raise InputError(f"bad --out-size '{spec}': both sides must be positive")
+    return width, height
+
+
+def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
+            out_size: str | tuple[int, int] | None = None, init: Any = "noise",
+            **options: Any) -> Image.Image:
+    """Synthesize a texture with the Gram statistics of `style` (Eq. 3-5).
+
+    `size` (long side) sets the scale the style image is seen at; `out_size` ("WxH") the
+    output's size, which may differ from the source's (default: the style image at `size`).
+    Several styles as [(source, weight), ...] blend their Gram matrices.
+    """
+    opts = run_options(options)
+    images = weighted_images(style, "style")
+    size = parse_out_size(out_size) or output_size(images[0][0], opts.size)
+    # The style is seen at `size` long side whatever the output's size: a 2x larger
+    # output then holds more of the same-sized structures, not larger ones.
+    images = [(img.resize(output_size(img, opts.size), Image.LANCZOS), w) for img, w in images]
+    return synthesize(
+        mode="texture", out_size=size, options=opts,
+        weights=Weights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
+        style_layers=parse_layers(layers), init=init_spec(init),
+        record={"style": source_names(style)})
