@@ -25,7 +25,7 @@ from stylesynth.synthesis import (DEFAULT_STYLE_LAYERS, GatysObjective, Weights,
 from conftest import CONTENT, STYLE, run_cli
 
 pytestmark = pytest.mark.usefixtures("vgg16_weights")
-FAST = dict(size=128, progress=False)
+FAST = dict(size=128, progress=False, scales=1)  # N iterations at one scale, as the issues count
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -66,12 +66,14 @@ def test_reconstruct_conv2_2_and_fidelity_falls_with_depth():
 
 
 def test_transfer_matches_style_and_content_at_defaults():
-    out = stylesynth.transfer(CONTENT, STYLE, iterations=100, seed=0, **FAST)
+    out = stylesynth.transfer(CONTENT, STYLE, size=128, seed=0, progress=False)  # the default preset
     losses = reference_losses(out, CONTENT, STYLE)
     assert losses["result"]["style"] <= 0.5 * losses["content"]["style"]
     assert losses["result"]["content"] <= 0.5 * losses["style"]["content"]
     record = out.info["stylesynth"]
-    assert record["ratio"] == 1e-3 and record["init"] == "content" and record["iterations_done"] == 100
+    assert record["ratio"] == 1e-3 and record["init"] == "content" and record["preset"] == "fast"
+    assert record["schedule"] == [[[64, 48], 60], [[128, 96], 15]]  # 32 px scale skipped: too small
+    assert record["iterations_done"] == 75
 
 
 def test_ratio_moves_the_result_toward_content_or_style():
@@ -95,7 +97,7 @@ def test_texture_loss_falls_and_seeds_reproduce():
 
 def test_texture_output_can_be_larger_than_the_swatch():
     out = stylesynth.texture(STYLE, out_size="256x192", layers="conv1_1,conv2_1", iterations=30,
-                             seed=0, size=96, progress=False)
+                             seed=0, size=96, progress=False, scales=1)
     assert out.size == (256, 192)
     history = out.info["stylesynth_history"]
     assert history[-1]["style"] < 0.2 * history[0]["style"]
@@ -103,8 +105,8 @@ def test_texture_output_can_be_larger_than_the_swatch():
 
 def test_cli_transfer_writes_image_params_json_snapshots_and_plot(tmp_path, capsys):
     out = tmp_path / "out.png"
-    code = run_cli(["transfer", CONTENT, STYLE, "-o", out, "--size", "96", "--iterations", "6",
-                    "--seed", "5", "--json", "--quiet", "--snapshot-every", "3", "--loss-plot",
+    code = run_cli(["transfer", CONTENT, STYLE, "-o", out, "--size", "96", "--scales", "1",
+                    "--iterations", "6", "--seed", "5", "--json", "--quiet", "--snapshot-every", "3", "--loss-plot",
                     tmp_path / "losses.png"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
@@ -131,7 +133,7 @@ def test_sigint_saves_best_image_and_exits_130(tmp_path):
     snapshots = tmp_path / "snap.png"
     process = subprocess.Popen(
         [sys.executable, "-m", "stylesynth.cli", "transfer", str(CONTENT), str(STYLE), "-o", str(out),
-         "--size", "96", "--iterations", "100000", "--quiet", "--snapshot-every", "2"],
+         "--size", "96", "--scales", "1", "--iterations", "100000", "--quiet", "--snapshot-every", "2"],
         stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list(tmp_path.glob("out.iter*.png")) and time.time() < deadline:
@@ -144,3 +146,24 @@ def test_sigint_saves_best_image_and_exits_130(tmp_path):
     assert params["interrupted"] is True and params["iterations_done"] >= 2
     assert Image.open(out).size == (96, 72)
     assert not snapshots.exists()
+
+
+def test_pyramid_schedule_and_cached_style_targets(tmp_path, monkeypatch):
+    from stylesynth import synthesis
+
+    monkeypatch.setenv("STYLESYNTH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()  # the network is already loaded (and memoized) by now
+    synthesis._network("vgg16", "max", "auto", None)
+    calls = []
+    real = synthesis.style_targets
+    monkeypatch.setattr(synthesis, "style_targets", lambda *a, **k: calls.append(1) or real(*a, **k))
+    steps = []
+    kwargs = dict(size=128, iterations="4,3", seed=0, progress=False, on_step=steps.append)
+    first = stylesynth.transfer(CONTENT, STYLE, **kwargs)
+    assert first.info["stylesynth"]["schedule"] == [[[64, 48], 4], [[128, 96], 3]]
+    assert [(s.scale, s.iteration, s.iterations) for s in steps][3:5] == [(1, 4, 7), (2, 5, 7)]
+    assert steps[-1].fraction == pytest.approx(1.0)
+    assert len(calls) == 2 and len(list((tmp_path / "cache" / "targets").glob("*.pt"))) == 2
+    second = stylesynth.transfer(CONTENT, STYLE, **kwargs)
+    assert len(calls) == 2  # both scales' style targets came from the disk cache
+    assert np.array_equal(np.asarray(first), np.asarray(second))

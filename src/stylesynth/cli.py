@@ -20,7 +20,7 @@ from .imageio import check_output_path, save_image
 from .modes import reconstruct, texture, transfer
 from .nets import NETWORKS, POOLINGS
 from .optimize import OPTIMIZERS, Step
-from .synthesis import RunOptions
+from .synthesis import PRESETS, RunOptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,7 +44,13 @@ def run_options(command):
                      help="Output image (.png, .jpg, .webp); parameters are stored with it."),
         click.option("--size", type=int, default=RUN_DEFAULTS["size"], show_default=True,
                      help="Long side of the output in pixels."),
-        click.option("--iterations", type=int, default=RUN_DEFAULTS["iterations"], show_default=True),
+        click.option("--preset", type=click.Choice(list(PRESETS)), default=RUN_DEFAULTS["preset"],
+                     show_default=True, help="Speed/quality: scales and iterations per scale "
+                     f"({'; '.join(f'{k}: {v}' for k, v in PRESETS.items())})."),
+        click.option("--scales", type=int, default=None,
+                     help="Number of coarse-to-fine scales (1: single scale) [default: the preset's]."),
+        click.option("--iterations", default=None, metavar="N|N1,N2,..",
+                     help="Iterations at each scale, or per scale coarse to fine [default: the preset's]."),
         click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
                      show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
         click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
@@ -225,6 +231,61 @@ def weights_fetch(name):
     from . import weights
 
     click.echo(str(weights.fetch(name)))
+
+
+def _dream_options(command):
+    """run_options less what gradient ascent does not use (optimizer, lr, TV, loss plot)."""
+    from .modes import dream
+
+    options = [
+        click.argument("image"),
+        click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                     help="Output image (.png, .jpg, .webp); parameters are stored with it."),
+        click.option("--layer", default=_default(dream, "layer"), show_default=True,
+                     help="Layer whose mean activation is maximised."),
+        click.option("--channel", type=int, default=None, metavar="K",
+                     help="Maximise one channel of the layer instead of all of it."),
+        click.option("--octaves", type=int, default=_default(dream, "octaves"), show_default=True,
+                     help="Scales, processed from the smallest up."),
+        click.option("--octave-scale", type=float, default=_default(dream, "octave_scale"),
+                     show_default=True, help="Size ratio between successive octaves."),
+        click.option("--step", type=float, default=_default(dream, "step"), show_default=True,
+                     help="Gradient-ascent step δ in pixel units (0..1 scale)."),
+        click.option("--iterations", type=int, default=_default(dream, "iterations"),
+                     show_default=True, help="Steps per octave."),
+        click.option("--jitter", type=int, default=_default(dream, "jitter"), show_default=True,
+                     help="Random shift of each step, up to this many px."),
+        click.option("--size", type=int, default=RUN_DEFAULTS["size"], show_default=True,
+                     help="Long side of the output in pixels."),
+        click.option("--seed", type=int, default=None, help="Random seed (default: random, recorded)."),
+        click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True),
+        click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"],
+                     show_default=True),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+                     default=RUN_DEFAULTS["device"], show_default=True),
+        click.option("--threads", type=int, default=None, help="CPU threads (default: all cores)."),
+        click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
+                     help="Network weights file (torchvision .pth)."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--snapshot-every", type=int, default=0, metavar="N",
+                     help="Write OUT.iterNNNN.png every N iterations (counted over all octaves)."),
+        click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@cli.command("dream")
+@_dream_options
+def dream_command(image, **options):
+    """Amplify what a layer (or one --channel) sees in IMAGE, DeepDream style (Eq. 3).
+
+    Gradient ascent on the layer's mean activation, X <- X + δ·G, over octaves from the
+    smallest scale up, with random jitter and the gradient divided by its mean magnitude."""
+    from .modes import dream
+
+    _run(dream, {"image": image}, loss_plot=None, **options)
 
 
 from .compose.commands import commands as _compose_commands  # noqa: E402

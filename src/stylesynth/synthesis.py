@@ -7,9 +7,13 @@ pyramid is used); each evaluation runs the network once, up to the deepest layer
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import math
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -169,8 +173,20 @@ def style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]
 
 # -- one run: images in, image out -------------------------------------------------------------
 
-INITS = ("noise", "content", "style")
 NOISE_STD = 0.05
+
+
+# Coarse-to-fine schedules (Gatys et al. 2017, "Controlling Perceptual Factors"): optimize at
+# a small scale, upsample the result as the next scale's start, finish at the requested size.
+# Each preset: iterations per scale, coarse to fine (scales double in size). Chosen by
+# measurement: bench/README.md.
+PRESETS = {
+    "draft": [60, 20],
+    "fast": [150, 60, 15],
+    "quality": [300, 150, 60, 30],
+    "classic": [500],  # single scale, as jcjohnson/neural-style and the PyTorch tutorial
+}
+MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
 
 
 @dataclass
@@ -184,23 +200,60 @@ class RunOptions:
     threads: int | None = None
     weights: str | None = None  # explicit weights file (else the resolver's order)
     optimizer: str = "lbfgs"
-    iterations: int = 300
+    preset: str = "fast"  # a key of PRESETS: scales and iterations per scale
+    scales: int | None = None  # number of scales (1: single scale); None: the preset's
+    iterations: int | str | list[int] | None = None  # per scale: N for each, or "a,b,c" coarse to fine
     lr: float | None = None  # None: the optimizer's default (optimize.DEFAULT_LR)
     seed: int | None = None  # None: a random seed, recorded with the result
     tv_weight: float = 0.0
     progress: bool = True
-    snapshot_every: int = 0
     on_step: Callable[[Step], None] | None = None  # called after every iteration
+    cache_targets: bool = True  # keep style targets on disk (restyling skips that work)
 
     def check(self) -> None:
-        if not isinstance(self.size, int) or self.size < 1:
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
             raise InputError(f"size must be a positive number of pixels, got {self.size}")
         if self.size > MAX_SIZE:
             raise InputError(f"size {self.size} is too large: at most {MAX_SIZE} px")
-        if not isinstance(self.iterations, int) or self.iterations < 1:
-            raise InputError(f"iterations must be at least 1, got {self.iterations}")
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"unknown optimizer '{self.optimizer}': choose one of {', '.join(OPTIMIZERS)}")
+        if self.preset not in PRESETS:
+            raise InputError(f"unknown preset '{self.preset}': choose one of {', '.join(PRESETS)}")
+
+    def schedule(self, out_size: tuple[int, int], minimum: int) -> list[tuple[tuple[int, int], int]]:
+        """[((width, height), iterations), ...] from the coarsest scale to `out_size`."""
+        iterations = self.iterations
+        if isinstance(iterations, str):
+            try:
+                iterations = [int(v) for v in iterations.split(",")]
+            except ValueError:
+                raise InputError(f"bad iterations '{self.iterations}': write N or N1,N2,... "
+                                 "(coarse to fine)") from None
+            iterations = iterations[0] if len(iterations) == 1 else iterations
+        scales = self.scales
+        if scales is not None and (not isinstance(scales, int) or scales < 1):
+            raise InputError(f"scales must be at least 1, got {scales}")
+        if isinstance(iterations, list):
+            if scales is not None and scales != len(iterations):
+                raise InputError(f"{len(iterations)} iteration counts for {scales} scales")
+            counts = iterations
+        else:
+            preset = PRESETS[self.preset]
+            scales = scales or len(preset)
+            counts = [iterations] * scales if iterations is not None else (
+                preset[-scales:] if scales <= len(preset) else [preset[0]] * (scales - len(preset)) + preset)
+        for n in counts:
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise InputError(f"iterations must be at least 1, got {n}")
+        width, height = out_size
+        plan = []
+        for k, n in enumerate(counts):
+            factor = 2 ** (len(counts) - 1 - k)
+            size = (max(1, round(width / factor)), max(1, round(height / factor)))
+            if factor > 1 and (max(size) < MIN_SCALE_SIDE or min(size) < minimum):
+                continue  # too small to say anything: start at the next scale
+            plan.append((size, n))
+        return plan
 
 
 MAX_SIZE = 8192
@@ -208,7 +261,13 @@ MAX_SIZE = 8192
 
 @functools.lru_cache(maxsize=4)
 def _network(model: str, pooling: str, device: str, weights: str | None) -> FeatureExtractor:
-    return load_network(model, pooling, device, weights)
+    net = load_network(model, pooling, device, weights)
+    # Identifies the weights in cache keys: a hash of the first and last conv kernels.
+    convs = [m.weight for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    digest = hashlib.sha256(convs[0].detach().cpu().numpy().tobytes())
+    digest.update(convs[-1].detach().cpu().numpy().tobytes())
+    net.weights_id = digest.hexdigest()[:16]
+    return net
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
@@ -220,6 +279,7 @@ def _resize(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=64)
 def _min_side(arch: str, pooling: str, deepest: int) -> int:
+    """The smallest square input for which layer `deepest` still has at least one position."""
     net = FeatureExtractor(arch, pooling)
     for side in range(1, 512):
         try:
@@ -238,6 +298,63 @@ def output_size(image: Image.Image, size: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
+def cached_style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]],
+                         layers: dict[str, float], use_cache: bool = True):
+    """style_targets, with each image's Gram matrices kept on disk per (pixels, size, network,
+    layers): restyling with the same painting skips their computation."""
+    if not use_cache:
+        return style_targets(net, images, layers)
+    from .weights import cache_dir
+
+    directory = cache_dir() / "targets"
+    blended = {name: 0.0 for name in layers}
+    for image, w in images:
+        digest = hashlib.sha256(image.detach().cpu().numpy().tobytes())
+        digest.update(repr((tuple(image.shape), net.arch, net.pooling, getattr(net, "weights_id", ""),
+                            sorted(layers))).encode())
+        path = directory / f"{digest.hexdigest()[:32]}.pt"
+        grams = None
+        if path.exists():
+            try:
+                grams = torch.load(path, map_location=image.device, weights_only=True)
+            except Exception:  # a damaged entry is recomputed
+                grams = None
+        if grams is None or set(grams) != set(layers):
+            grams = {name: g for name, (_, g) in style_targets(net, [(image, 1.0)], layers).items()}
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                torch.save({k: v.cpu() for k, v in grams.items()}, tmp)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only cache only costs time
+        for name in layers:
+            blended[name] = blended[name] + w * grams[name].to(image.device)
+    return {name: (layers[name], blended[name]) for name in layers}
+
+
+def _start_image(init: str | Image.Image, size: tuple[int, int], content, style,
+                 generator: torch.Generator) -> torch.Tensor:
+    width, height = size
+    if isinstance(init, Image.Image):
+        return _resize(init, size)
+    if init == "noise":
+        # White noise of small amplitude around the mean colour (as jcjohnson/neural-style does):
+        # from full-range noise L-BFGS needs about twice the iterations for the same fidelity
+        # (measured: conv2_2 reconstruction at 128 px, 300 iterations: 17 dB vs 22 dB).
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        return (mean + NOISE_STD * torch.randn(1, 3, height, width, generator=generator)).clamp(0, 1)
+    if init == "content":
+        if not content:
+            raise InputError("--init content needs a content image")
+        return _resize(content[0][0], size)
+    if init == "style":
+        if not style:
+            raise InputError("--init style needs a style image")
+        return _resize(style[0][0], size)
+    raise InputError(f"unknown init '{init}': use noise, content, style or an image path")
+
+
 def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, weights: Weights,
                content: list[tuple[Image.Image, float]] | None = None,
                style: list[tuple[Image.Image, float]] | None = None,
@@ -246,6 +363,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                init: str | Image.Image = "noise", record: dict | None = None) -> Image.Image:
     """Optimize an image of `out_size` against content and/or style targets; return it as PIL.
 
+    Runs the schedule of `options` coarse to fine: at each scale the targets are computed from
+    the inputs resized to that scale, and the previous scale's result, upsampled, is the start.
     The returned image's `info["stylesynth"]` holds the record: every parameter, the seed,
     final losses (total, per term, per layer), seconds, iterations, and `interrupted`.
     """
@@ -264,57 +383,63 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     if min(out_size) < minimum:
         raise InputError(f"the output would be {out_size[0]}x{out_size[1]} px, too small for layer "
                          f"{net.layer_names[deepest]} (it needs {minimum} px a side): use a larger --size")
+    plan = options.schedule(out_size, minimum)
 
-    width, height = out_size
-    content_t = [(_resize(img, out_size).to(device), w) for img, w in content or []]
-    # The style image is seen at the output's scale: its long side equals the output's.
-    style_t = [(_resize(img, output_size(img, max(out_size))).to(device), w) for img, w in style or []]
-    for img, _ in style_t:
-        if min(img.shape[-2:]) < minimum:
-            raise InputError(f"the style image at this size is {img.shape[-1]}x{img.shape[-2]} px, too "
-                             f"small for layer {net.layer_names[deepest]}: use a larger --size")
-    objective = GatysObjective(
-        net, weights,
-        content_targets(net, content_t, content_layers) if content_layers else None,
-        style_targets(net, style_t, style_layers) if style_layers else None)
-
-    if isinstance(init, Image.Image):
-        start = _resize(init, out_size)
-    elif init == "noise":
-        # White noise of small amplitude around the mean colour (as jcjohnson/neural-style does):
-        # from full-range noise L-BFGS needs about twice the iterations for the same fidelity
-        # (measured: conv2_2 reconstruction at 128 px, 300 iterations: 17 dB vs 22 dB).
-        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        start = (mean + NOISE_STD * torch.randn(1, 3, height, width, generator=generator)).clamp(0, 1)
-    elif init == "content":
-        if not content_t:
-            raise InputError("--init content needs a content image")
-        start = content_t[0][0].cpu()
-    elif init == "style":
-        if not style:
-            raise InputError("--init style needs a style image")
-        start = _resize(style[0][0], out_size)
-    else:
-        raise InputError(f"unknown init '{init}': use noise, content, style or an image path")
-    start = start.to(device)
-
-    bar = tqdm(total=options.iterations, desc=mode, disable=not options.progress or None,
-               file=sys.stderr, dynamic_ncols=True, leave=True)
-
-    def on_step(step: Step) -> None:
-        shown = {"loss": step.loss}
-        shown.update({k: v for k, v in step.parts.items() if "/" not in k})
-        bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
-        bar.update(1)
-        if options.on_step is not None:
-            options.on_step(step)
-
+    # Progress counts work, not iterations: an iteration costs in proportion to its pixels.
+    cost = [size[0] * size[1] * n for size, n in plan]
+    total_iterations = sum(n for _, n in plan)
+    bar = tqdm(total=100.0, desc=mode, disable=not options.progress or None, file=sys.stderr,
+               dynamic_ncols=True, leave=True, bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
+    done = {"iterations": 0, "work": 0.0}
+    start = time.perf_counter()
+    image = None
+    result = None
     try:
-        result = optimize(start, objective, iterations=options.iterations, optimizer=options.optimizer,
-                          lr=options.lr, on_step=on_step)
+        for index, (size, iterations) in enumerate(plan):
+            content_t = [(_resize(img, size).to(device), w) for img, w in content or []]
+            # The style image is seen at this scale: its long side equals the output's here.
+            style_t = [(_resize(img, output_size(img, max(size))).to(device), w) for img, w in style or []]
+            for img, _ in style_t:
+                if min(img.shape[-2:]) < minimum:
+                    raise InputError(f"the style image at this size is {img.shape[-1]}x{img.shape[-2]} "
+                                     f"px, too small for layer {net.layer_names[deepest]}: use a larger --size")
+            objective = GatysObjective(
+                net, weights,
+                content_targets(net, content_t, content_layers) if content_layers else None,
+                cached_style_targets(net, style_t, style_layers, options.cache_targets)
+                if style_layers else None)
+            if image is None:
+                image = _start_image(init, size, content, style, generator)
+            else:
+                image = torch.nn.functional.interpolate(image, size=(size[1], size[0]), mode="bicubic",
+                                                        align_corners=False).clamp(0, 1)
+            image = image.to(device)
+            per_iteration = cost[index] / iterations / sum(cost) * 100
+
+            def on_step(step: Step, index=index, per_iteration=per_iteration) -> None:
+                done["iterations"] += 1
+                done["work"] += per_iteration
+                shown = {"scale": f"{index + 1}/{len(plan)}", "loss": f"{step.loss:.4g}"}
+                shown.update({k: f"{v:.4g}" for k, v in step.parts.items() if "/" not in k})
+                bar.set_postfix(shown, refresh=False)
+                bar.update(per_iteration)
+                if options.on_step is not None:
+                    options.on_step(dataclasses.replace(
+                        step, iteration=done["iterations"], iterations=total_iterations,
+                        scale=index + 1, scales=len(plan), fraction=min(1.0, done['work'] / 100)))
+
+            result = optimize(image, objective, iterations=iterations, optimizer=options.optimizer,
+                              lr=options.lr, on_step=on_step)
+            image = result.image
+            if result.interrupted or result.warning:
+                break
     finally:
         bar.close()
 
+    width, height = out_size
+    if image.shape[-2:] != (height, width):  # interrupted at a coarse scale: deliver the size asked
+        image = torch.nn.functional.interpolate(image, size=(height, width), mode="bicubic",
+                                                align_corners=False).clamp(0, 1)
     image = to_pil(result.image)
     image.info["stylesynth"] = {
         "mode": mode,
@@ -322,14 +447,15 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
         **(record or {}),
         "size": [width, height],
         "model": options.model, "pooling": options.pooling, "optimizer": options.optimizer,
-        "iterations": options.iterations, "lr": options.lr, "seed": seed,
+        "preset": options.preset, "schedule": [[list(size), n] for size, n in plan],
+        "iterations": total_iterations, "lr": options.lr, "seed": seed,
         "init": init if isinstance(init, str) else "image",
         "content_layers": content_layers, "style_layers": style_layers,
         "content_weight": weights.content, "style_weight": weights.style, "tv_weight": weights.tv,
         "content_scale": CONTENT_SCALE,
         "losses": {"total": result.loss, **result.parts},
-        "seconds": round(result.seconds, 3),
-        "iterations_done": result.iterations, "evaluations": result.evaluations,
+        "seconds": round(time.perf_counter() - start, 3),
+        "iterations_done": done["iterations"], "evaluations": result.evaluations,
         "interrupted": result.interrupted,
         "warning": result.warning,
         "device": str(device),

@@ -115,8 +115,10 @@ def _store(arch: str, state: dict[str, torch.Tensor]) -> Path:
 def _read_torch_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a bad file
-        raise InputError(f"cannot read weights file {path}: {str(e).splitlines()[0]}") from None
+    except Exception as e:  # torch raises many types for a bad file; its advice to unpickle
+        # with weights_only=False is exactly what we must not do, so only the type is shown
+        raise InputError(f"cannot read weights file {path}: not a safe torch state dict "
+                         f"({type(e).__name__}); pass a torchvision .pth file") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -131,6 +133,7 @@ def _check_shapes(state: dict, arch: str, origin: str) -> None:
     expected = FeatureExtractor(arch).features.state_dict()
     for key, tensor in expected.items():
         got = state.get(f"features.{key}")
+        got = got if isinstance(got, torch.Tensor) else None
         if got is None or tuple(got.shape) != tuple(tensor.shape):
             raise InputError(f"{origin} is not a {arch} weights file (features.{key}: "
                              f"expected shape {tuple(tensor.shape)}, got "
@@ -146,7 +149,7 @@ def _download(url: str, dest: Path, description: str) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}-", suffix=".part", dir=dest.parent)
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=description, leave=False,
                       disable=None) as bar:
