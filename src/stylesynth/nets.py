@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from .errors import InputError
@@ -103,19 +104,42 @@ class FeatureExtractor(nn.Module):
                 )
         return layers
 
-    def forward(self, image: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, layers: Iterable[str],
+                checkpoint_until: str | None = None) -> dict[str, torch.Tensor]:
+        """The activations of `layers` for `image` (RGB in [0, 1]).
+
+        With `checkpoint_until` (a layer name, e.g. "pool2"), the activations up to that layer
+        are not kept for the backward pass but recomputed during it (gradient checkpointing):
+        the large early feature maps dominate the memory of big images.
+        """
         layers = set(self.check_layers(layers))
         if not layers:
             return {}
         last = max(self.layer_names.index(name) for name in layers)
+        out: dict[str, torch.Tensor] = {}
         x = (image - self.mean) / self.std
-        out = {}
-        for index in range(last + 1):
+        start = 0
+        if checkpoint_until is not None and image.requires_grad:
+            split = min(self.layer_names.index(checkpoint_until), last)
+            inner = sorted(name for name in layers if self.layer_names.index(name) <= split)
+            results = torch.utils.checkpoint.checkpoint(
+                self._run, x, 0, split, inner, use_reentrant=False)
+            x = results.pop()
+            out.update(zip(inner, results))
+            start = split + 1
+        for index in range(start, last + 1):
             x = self.features[index](x)
-            name = self.layer_names[index]
-            if name in layers:
-                out[name] = x
+            if self.layer_names[index] in layers:
+                out[self.layer_names[index]] = x
         return out
+
+    def _run(self, x: torch.Tensor, first: int, last: int, names: list[str]) -> list[torch.Tensor]:
+        """Run modules first..last; return the activations named (in order), then the last one."""
+        found = {}
+        for index in range(first, last + 1):
+            x = self.features[index](x)
+            found[self.layer_names[index]] = x
+        return [found[name] for name in names] + [x]
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -113,9 +113,10 @@ class GatysObjective:
         self.style = {name: (w, StyleLoss(g)) for name, (w, g) in (style_targets or {}).items()}
         self.tv = TVLoss()
         self.layers = sorted(set(self.content) | set(self.style), key=net.layer_names.index)
+        self.checkpoint_until: str | None = None  # see FeatureExtractor.forward
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        features = self.net(image, self.layers)
+        features = self.net(image, self.layers, checkpoint_until=self.checkpoint_until)
         parts: dict[str, float] = {}
         total = image.new_zeros(())
         content = image.new_zeros(())
@@ -209,6 +210,7 @@ class RunOptions:
     progress: bool = True
     on_step: Callable[[Step], None] | None = None  # called after every iteration
     cache_targets: bool = True  # keep style targets on disk (restyling skips that work)
+    memory_limit_mb: int | None = None  # None: min(8 GiB, 80 % of the machine's memory)
 
     def check(self) -> None:
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
@@ -298,6 +300,71 @@ def output_size(image: Image.Image, size: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
+BASE_MEMORY = 420 * 2**20  # the Python process, torch and the network's weights (measured)
+
+
+def estimate_memory(size: tuple[int, int], layers: list[str] | None = None, model: str = "vgg16",
+                    pooling: str = "max", checkpoint_until: str | None = None) -> int:
+    """Peak bytes of one evaluation (forward and backward) at `size`, from the layer shapes.
+
+    Counted: tensors autograd keeps for the backward pass (each ReLU's output, max-pooling's
+    output and int64 indices, the requested activations), the gradient buffers of the
+    backward pass (about three of the largest map), and a measured base. With checkpointing,
+    the maps before `checkpoint_until` are not kept, but one segment is recomputed at a time.
+    """
+    layers = layers or (list(parse_layers(DEFAULT_CONTENT_LAYERS)) + list(parse_layers(DEFAULT_STYLE_LAYERS)))
+    net = _shapes_net(model, pooling)
+    last = max(net.layer_names.index(name) for name in layers)
+    split = net.layer_names.index(checkpoint_until) if checkpoint_until else -1
+    x = torch.empty(1, 3, size[1], size[0], device="meta")
+    kept, recomputed, largest = x.numel() * 4, 0, 0
+    for index in range(last + 1):
+        module, name = net.features[index], net.layer_names[index]
+        x = module(x)
+        nbytes = x.numel() * 4
+        largest = max(largest, nbytes)
+        saved = nbytes if isinstance(module, (torch.nn.ReLU, torch.nn.AvgPool2d)) else 0
+        if isinstance(module, torch.nn.MaxPool2d):
+            saved = nbytes * 3  # output + int64 indices
+        if name in layers and not isinstance(module, torch.nn.ReLU):
+            saved += nbytes
+        if index <= split:
+            recomputed += saved
+            kept += nbytes if (name in layers or index == split) else 0
+        else:
+            kept += saved
+    # The backward pass meets the checkpointed segment last, once the later maps are freed.
+    return BASE_MEMORY + max(kept, recomputed) + 3 * largest
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_net(model: str, pooling: str) -> FeatureExtractor:
+    return FeatureExtractor(model, pooling).to("meta")
+
+
+def memory_limit(options: "RunOptions") -> int:
+    """The memory budget in bytes: the option, else min(8 GiB, 80 % of physical memory)."""
+    if options.memory_limit_mb:
+        return options.memory_limit_mb * 2**20
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 16 * 2**30
+    return min(8 * 2**30, int(0.8 * physical))
+
+
+def plan_memory(options: "RunOptions", size: tuple[int, int], layers: list[str]) -> str | None:
+    """None if a run at `size` fits the memory budget, else the shallowest checkpoint that
+    makes it fit; refuses (InputError) a run that cannot fit, before starting it."""
+    budget = memory_limit(options)
+    for checkpoint in (None, "pool1", "pool2", "pool3"):
+        need = estimate_memory(size, layers, options.model, options.pooling, checkpoint)
+        if need <= budget:
+            return checkpoint
+    raise InputError(f"a {size[0]}x{size[1]} px run needs about {need / 2**30:.1f} GiB, more than the "
+                     f"{budget / 2**30:.1f} GiB budget: use a smaller --size (or raise --memory-limit)")
+
+
 def cached_style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]],
                          layers: dict[str, float], use_cache: bool = True):
     """style_targets, with each image's Gram matrices kept on disk per (pixels, size, network,
@@ -384,6 +451,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
         raise InputError(f"the output would be {out_size[0]}x{out_size[1]} px, too small for layer "
                          f"{net.layer_names[deepest]} (it needs {minimum} px a side): use a larger --size")
     plan = options.schedule(out_size, minimum)
+    checkpoint_until = plan_memory(options, out_size, layers) if device.type == "cpu" else None
 
     # Progress counts work, not iterations: an iteration costs in proportion to its pixels.
     cost = [size[0] * size[1] * n for size, n in plan]
@@ -408,6 +476,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                 content_targets(net, content_t, content_layers) if content_layers else None,
                 cached_style_targets(net, style_t, style_layers, options.cache_targets)
                 if style_layers else None)
+            objective.checkpoint_until = checkpoint_until
             if image is None:
                 image = _start_image(init, size, content, style, generator)
             else:
@@ -459,6 +528,9 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
         "interrupted": result.interrupted,
         "warning": result.warning,
         "device": str(device),
+        "checkpoint_until": checkpoint_until,
+        "memory_estimate_mb": round(estimate_memory(out_size, layers, options.model, options.pooling,
+                                                    checkpoint_until) / 2**20),
     }
     image.info["stylesynth_history"] = result.history
     return image
