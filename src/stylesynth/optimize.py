@@ -81,8 +81,14 @@ def make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.op
 
 def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, optimizer: str = "lbfgs",
              lr: float | None = None, on_step: Callable[[Step], None] | None = None,
-             max_retries: int = 10) -> Result:
-    """Minimize `objective` over the pixels of `image` for `iterations` iterations."""
+             max_retries: int = 10, checkpoint_every: int = 0,
+             on_checkpoint: Callable[[dict], None] | None = None, resume: dict | None = None) -> Result:
+    """Minimize `objective` over the pixels of `image` for `iterations` iterations.
+
+    Every `checkpoint_every` iterations `on_checkpoint` receives the whole state of the loop
+    (image, best so far, optimizer state, counters); passing such a state as `resume` continues
+    exactly where it was taken, so a killed run can be resumed to the same result.
+    """
     if iterations < 1:
         raise InputError("iterations must be at least 1")
     if optimizer not in OPTIMIZERS:
@@ -96,6 +102,17 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
     scale = None
     evaluations = 0
     current: dict = {}
+    history: list[dict[str, float]] = []
+    iteration = 0
+    retries = 0
+    if resume is not None:
+        with torch.no_grad():
+            x.copy_(resume["x"])
+        lr, retries, iteration = resume["lr"], resume["retries"], resume["iteration"]
+        scale, evaluations = resume["scale"], resume["evaluations"]
+        best, history = dict(resume["best"]), list(resume["history"])
+        opt = make_optimizer(optimizer, [x], lr)
+        opt.load_state_dict(resume["optimizer"])
 
     def closure() -> torch.Tensor:
         nonlocal scale, evaluations
@@ -114,11 +131,8 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
             best.update(loss=value, image=x.detach().clone(), parts=parts)
         return scaled
 
-    history: list[dict[str, float]] = []
     start = time.perf_counter()
     interrupted = False
-    iteration = 0
-    retries = 0
     warning = None
     try:
         while iteration < iterations:
@@ -152,6 +166,10 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
             history.append({"iteration": iteration, "loss": current["loss"], **current["parts"]})
             if on_step is not None:
                 on_step(Step(iteration, iterations, current["loss"], current["parts"], x.detach()))
+            if checkpoint_every and on_checkpoint is not None and iteration % checkpoint_every == 0:
+                on_checkpoint({"x": x.detach().clone(), "best": dict(best), "scale": scale, "lr": lr,
+                               "evaluations": evaluations, "iteration": iteration, "retries": retries,
+                               "optimizer": opt.state_dict(), "history": list(history)})
     except KeyboardInterrupt:
         interrupted = True
     if best["loss"] == math.inf:

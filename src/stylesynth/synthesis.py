@@ -16,13 +16,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
 from tqdm import tqdm
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, StylesynthError
 from .imageio import to_pil, to_tensor
 from .losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 from .nets import IMAGENET_MEAN, FeatureExtractor, load_network, set_threads
@@ -211,6 +212,9 @@ class RunOptions:
     on_step: Callable[[Step], None] | None = None  # called after every iteration
     cache_targets: bool = True  # keep style targets on disk (restyling skips that work)
     memory_limit_mb: int | None = None  # None: min(8 GiB, 80 % of the machine's memory)
+    checkpoint_path: str | None = None  # where to keep the run's state (CLI: OUT.ckpt)
+    checkpoint_every: int = 0  # save the state every N iterations (0: never)
+    resume: bool = False  # continue from checkpoint_path if it holds this run's state
 
     def check(self) -> None:
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
@@ -422,6 +426,51 @@ def _start_image(init: str | Image.Image, size: tuple[int, int], content, style,
     raise InputError(f"unknown init '{init}': use noise, content, style or an image path")
 
 
+def _fingerprint(mode, out_size, options, weights, content, style, content_layers, style_layers,
+                 init) -> str:
+    """What makes two runs the same run: a checkpoint resumes only the run that wrote it."""
+    digest = hashlib.sha256()
+    for img, w in (content or []) + (style or []):
+        digest.update(img.tobytes())
+        digest.update(repr((img.size, w)).encode())
+    if isinstance(init, Image.Image):
+        digest.update(init.tobytes())
+    settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
+                if f.name not in ("progress", "on_step", "threads", "checkpoint_path", "checkpoint_every",
+                             "resume", "cache_targets", "memory_limit_mb")}
+    digest.update(repr((mode, out_size, settings, dataclasses.astuple(weights), content_layers,
+                        style_layers, init if isinstance(init, str) else "image")).encode())
+    return digest.hexdigest()
+
+
+def _save_checkpoint(path: str, state: dict) -> None:
+    """Write the run's state atomically: a kill during the write keeps the previous one."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise StylesynthError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_checkpoint(options: "RunOptions", fingerprint: str) -> dict | None:
+    """The saved state of this very run, or None when there is none to resume."""
+    path = options.checkpoint_path
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise InputError(f"checkpoint {path} is damaged: delete it to start afresh") from None
+    if state.get("fingerprint") != fingerprint:
+        raise InputError(f"checkpoint {path} belongs to a different run (other inputs or options): "
+                         "run without --resume, or delete it")
+    return state
+
+
 def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, weights: Weights,
                content: list[tuple[Image.Image, float]] | None = None,
                style: list[tuple[Image.Image, float]] | None = None,
@@ -436,11 +485,17 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     final losses (total, per term, per layer), seconds, iterations, and `interrupted`.
     """
     options.check()
+    if options.checkpoint_every < 0:
+        raise InputError("--checkpoint-every must be >= 0")
     set_threads(options.threads)
     net = _network(options.model, options.pooling, options.device,
                    str(options.weights) if options.weights else None)
     device = next(net.buffers()).device
-    seed = options.seed if options.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+    fingerprint = _fingerprint(mode, out_size, options, weights, content, style, content_layers,
+                               style_layers, init)
+    resume = _load_checkpoint(options, fingerprint) if options.resume else None
+    seed = options.seed if options.seed is not None else (
+        resume["seed"] if resume else int(torch.randint(0, 2**31 - 1, ()).item()))
     generator = torch.Generator().manual_seed(seed)
 
     layers = list(content_layers or {}) + list(style_layers or {})
@@ -464,6 +519,11 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     result = None
     try:
         for index, (size, iterations) in enumerate(plan):
+            if resume and index < resume["scale_index"]:
+                done["iterations"] += iterations
+                done["work"] += cost[index] / sum(cost) * 100
+                bar.update(cost[index] / sum(cost) * 100)
+                continue
             content_t = [(_resize(img, size).to(device), w) for img, w in content or []]
             # The style image is seen at this scale: its long side equals the output's here.
             style_t = [(_resize(img, output_size(img, max(size))).to(device), w) for img, w in style or []]
@@ -497,13 +557,27 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                         step, iteration=done["iterations"], iterations=total_iterations,
                         scale=index + 1, scales=len(plan), fraction=min(1.0, done['work'] / 100)))
 
+            state = resume["loop"] if resume and index == resume["scale_index"] else None
+            if state is not None:
+                done["iterations"] += state["iteration"]
+                done["work"] += per_iteration * state["iteration"]
+                bar.update(per_iteration * state["iteration"])
+
+            def on_checkpoint(loop: dict, index=index) -> None:
+                _save_checkpoint(options.checkpoint_path, {"fingerprint": fingerprint, "seed": seed,
+                                                           "scale_index": index, "loop": loop})
+
             result = optimize(image, objective, iterations=iterations, optimizer=options.optimizer,
-                              lr=options.lr, on_step=on_step)
+                              lr=options.lr, on_step=on_step, resume=state,
+                              checkpoint_every=options.checkpoint_every if options.checkpoint_path else 0,
+                              on_checkpoint=on_checkpoint)
             image = result.image
             if result.interrupted or result.warning:
                 break
     finally:
         bar.close()
+    if options.checkpoint_path and not (result.interrupted or result.warning):
+        Path(options.checkpoint_path).unlink(missing_ok=True)  # finished: nothing to resume
 
     width, height = out_size
     if image.shape[-2:] != (height, width):  # interrupted at a coarse scale: deliver the size asked
