@@ -63,6 +63,9 @@ def run_options(command):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
                      default=RUN_DEFAULTS["device"], show_default=True),
         click.option("--threads", type=int, default=None, help="CPU threads (default: all cores)."),
+        click.option("--memory-limit", "memory_limit_mb", type=int, default=None, metavar="MB",
+                     help="Memory budget; larger runs recompute early layers or are refused "
+                     "[default: min(8 GiB, 80% of RAM)]."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
                      help="Network weights file (torchvision .pth)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
@@ -71,6 +74,9 @@ def run_options(command):
         click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="Write the loss curves as a PNG."),
         click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+        click.option("--checkpoint-every", type=int, default=0, metavar="N",
+                     help="Save the run's state to OUT.ckpt every N iterations."),
+        click.option("--resume", is_flag=True, help="Continue the run saved in OUT.ckpt, if any."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -105,7 +111,8 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
                        {"snapshot_of": str(out), "iteration": step.iteration})
 
     image = mode_function(**sources, **options, weights=weights_file, progress=not quiet,
-                          on_step=snapshot if snapshot_every else None)
+                          on_step=snapshot if snapshot_every else None,
+                          checkpoint_path=str(out) + ".ckpt")
     record = image.info["stylesynth"]
     save_image(image, out, record)
     if loss_plot:
@@ -264,12 +271,18 @@ def _dream_options(command):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
                      default=RUN_DEFAULTS["device"], show_default=True),
         click.option("--threads", type=int, default=None, help="CPU threads (default: all cores)."),
+        click.option("--memory-limit", "memory_limit_mb", type=int, default=None, metavar="MB",
+                     help="Memory budget; larger runs recompute early layers or are refused "
+                     "[default: min(8 GiB, 80% of RAM)]."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
                      help="Network weights file (torchvision .pth)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--snapshot-every", type=int, default=0, metavar="N",
                      help="Write OUT.iterNNNN.png every N iterations (counted over all octaves)."),
         click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+        click.option("--checkpoint-every", type=int, default=0, metavar="N",
+                     help="Save the run's state to OUT.ckpt every N iterations."),
+        click.option("--resume", is_flag=True, help="Continue the run saved in OUT.ckpt, if any."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -286,6 +299,58 @@ def dream_command(image, **options):
     from .modes import dream
 
     _run(dream, {"image": image}, loss_plot=None, **options)
+
+
+def _web_defaults() -> dict:
+    from .web.app import WebSettings
+
+    return {f.name: f.default for f in dataclasses.fields(WebSettings)
+            if f.default is not dataclasses.MISSING}
+
+
+WEB_DEFAULTS = _web_defaults()
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (the studio has no login: keep it local).")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--workers", type=int, default=WEB_DEFAULTS["workers"], show_default=True,
+              help="Jobs that run at the same time.")
+@click.option("--max-queue", type=int, default=WEB_DEFAULTS["max_queue"], show_default=True,
+              help="Jobs that may wait; more are refused (HTTP 429).")
+@click.option("--examples", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of example images offered by name [default: the repository's examples/].")
+@click.option("--keep", type=float, default=WEB_DEFAULTS["result_ttl"], show_default=True, metavar="SECONDS",
+              help="How long a finished job and its result are kept.")
+@click.option("--max-upload-mb", type=float, default=WEB_DEFAULTS["max_upload_bytes"] / 2**20,
+              show_default=True, help="Largest upload per job (HTTP 413 beyond).")
+@click.option("--max-pixels", type=int, default=WEB_DEFAULTS["max_pixels"], show_default=True,
+              help="Largest uploaded image in pixels (HTTP 413 beyond).")
+@click.option("--max-size", type=int, default=WEB_DEFAULTS["max_size"], show_default=True,
+              help="Largest result (long side, px).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+              default=RUN_DEFAULTS["device"], show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
+              help="Network weights file (torchvision .pth).")
+def serve_command(host, port, workers, max_queue, examples, keep, max_upload_mb, max_pixels, max_size,
+                  device, threads, weights_file):
+    """Run the web studio: a local page to paint photos in the style of paintings, with live progress."""
+    from .web import WebSettings, serve
+    from .web.server import LOOPBACK
+
+    settings = WebSettings(examples_dir=Path(examples) if examples else None, workers=workers,
+                           max_queue=max_queue, max_upload_bytes=int(max_upload_mb * 2**20),
+                           max_pixels=max_pixels, max_size=max_size, result_ttl=keep, device=device,
+                           threads=threads, weights=weights_file)
+    settings.check()
+    if host not in LOOPBACK:
+        click.echo(f"stylesynth: warning: listening on {host}: anyone who can reach this address can "
+                   "use the studio (there is no login)", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"stylesynth studio: http://{shown}:{port}/  (Ctrl-C to stop)", err=True)
+    serve(settings, host=host, port=port)
 
 
 from .compose.commands import commands as _compose_commands  # noqa: E402

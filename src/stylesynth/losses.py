@@ -53,3 +53,25 @@ class TVLoss(nn.Module):
         dx = image[..., :, 1:] - image[..., :, :-1]
         dy = image[..., 1:, :] - image[..., :-1, :]
         return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+class GuidedStyleLoss(nn.Module):
+    """Eq. 4 restricted to a region (Gatys et al. 2017, guided Gram matrices): the features are
+    weighted by the region's soft mask m before the Gram matrix, normalized by sum m^2, so a
+    mask of ones gives StyleLoss exactly. The mask is resized to each layer's map once."""
+
+    def __init__(self, target_gram: torch.Tensor, mask: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target_gram.detach())
+        self.register_buffer("mask", mask.detach())  # 1x1xHxW at the image's resolution
+        self._resized: dict[tuple[int, int], torch.Tensor] = {}
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        size = tuple(features.shape[-2:])
+        if size not in self._resized:
+            self._resized[size] = nn.functional.interpolate(self.mask, size=size, mode="area")
+        m = self._resized[size]
+        n = features.shape[1]
+        flat = (features * m).reshape(n, -1)
+        gram = flat @ flat.T / m.pow(2).sum().clamp_min(1e-8)
+        return (gram - self.target).pow(2).sum() / (4 * n * n)

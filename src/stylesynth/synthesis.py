@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import __version__
 from .errors import InputError, StylesynthError
 from .imageio import to_pil, to_tensor
-from .losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
+from .losses import ContentLoss, GuidedStyleLoss, StyleLoss, TVLoss, gram_matrix
 from .nets import IMAGENET_MEAN, FeatureExtractor, load_network, set_threads
 from .optimize import OPTIMIZERS, Step, optimize
 
@@ -108,12 +108,18 @@ class GatysObjective:
 
     def __init__(self, net: FeatureExtractor, weights: Weights,
                  content_targets: dict[str, tuple[float, torch.Tensor]] | None = None,
-                 style_targets: dict[str, tuple[float, torch.Tensor]] | None = None):
+                 style_targets: dict[str, tuple[float, torch.Tensor]] | None = None,
+                 regions: list[tuple[torch.Tensor, dict[str, tuple[float, torch.Tensor]]]] | None = None):
+        """`regions`: [(soft mask 1x1xHxW, style targets), ...] — each region matches its own
+        style (guided Gram matrices) instead of one style everywhere."""
         self.net, self.weights = net, weights
         self.content = {name: (w, ContentLoss(t)) for name, (w, t) in (content_targets or {}).items()}
         self.style = {name: (w, StyleLoss(g)) for name, (w, g) in (style_targets or {}).items()}
+        self.regions = [{name: (w, GuidedStyleLoss(g, mask)) for name, (w, g) in targets.items()}
+                        for mask, targets in regions or []]
         self.tv = TVLoss()
-        self.layers = sorted(set(self.content) | set(self.style), key=net.layer_names.index)
+        style_layers = set(self.style).union(*[set(r) for r in self.regions])
+        self.layers = sorted(set(self.content) | style_layers, key=net.layer_names.index)
         self.checkpoint_until: str | None = None  # see FeatureExtractor.forward
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -130,10 +136,15 @@ class GatysObjective:
             value = loss(features[name])
             parts[f"style/{name}"] = value.item()
             style = style + w * value
+        for k, region in enumerate(self.regions, 1):
+            for name, (w, loss) in region.items():
+                value = loss(features[name])
+                parts[f"style{k}/{name}"] = value.item()
+                style = style + w * value
         if self.content:
             total = total + self.weights.content * CONTENT_SCALE * content
             parts["content"] = content.item()
-        if self.style:
+        if self.style or self.regions:
             total = total + self.weights.style * style
             parts["style"] = style.item()
         if self.weights.tv:
@@ -476,8 +487,13 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                style: list[tuple[Image.Image, float]] | None = None,
                content_layers: dict[str, float] | None = None,
                style_layers: dict[str, float] | None = None,
-               init: str | Image.Image = "noise", record: dict | None = None) -> Image.Image:
+               init: str | Image.Image = "noise", record: dict | None = None,
+               style_scale: float = 1.0, style_masks: list[torch.Tensor] | None = None) -> Image.Image:
     """Optimize an image of `out_size` against content and/or style targets; return it as PIL.
+
+    The style images are seen at `style_scale` times the output's size (larger: bigger brush
+    strokes). With `style_masks` (one soft 1x1xHxW mask per style, at any resolution), style i
+    is matched only where its mask is (guided Gram matrices).
 
     Runs the schedule of `options` coarse to fine: at each scale the targets are computed from
     the inputs resized to that scale, and the previous scale's result, upsampled, is the start.
@@ -525,17 +541,27 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                 bar.update(cost[index] / sum(cost) * 100)
                 continue
             content_t = [(_resize(img, size).to(device), w) for img, w in content or []]
-            # The style image is seen at this scale: its long side equals the output's here.
-            style_t = [(_resize(img, output_size(img, max(size))).to(device), w) for img, w in style or []]
+            # The style image is seen at this scale: its long side is the output's here, times
+            # style_scale.
+            style_side = max(1, round(max(size) * style_scale))
+            style_t = [(_resize(img, output_size(img, style_side)).to(device), w) for img, w in style or []]
             for img, _ in style_t:
                 if min(img.shape[-2:]) < minimum:
                     raise InputError(f"the style image at this size is {img.shape[-1]}x{img.shape[-2]} "
                                      f"px, too small for layer {net.layer_names[deepest]}: use a larger --size")
+            if style_masks:  # one region per style, each with that style's targets alone
+                regions = [(torch.nn.functional.interpolate(m.to(device), size=(size[1], size[0]), mode="area"),
+                            cached_style_targets(net, [(img, 1.0)], style_layers, options.cache_targets))
+                           for m, (img, _) in zip(style_masks, style_t)]
+                global_style = None
+            else:
+                regions = None
+                global_style = (cached_style_targets(net, style_t, style_layers, options.cache_targets)
+                                if style_layers else None)
             objective = GatysObjective(
                 net, weights,
                 content_targets(net, content_t, content_layers) if content_layers else None,
-                cached_style_targets(net, style_t, style_layers, options.cache_targets)
-                if style_layers else None)
+                global_style, regions)
             objective.checkpoint_until = checkpoint_until
             if image is None:
                 image = _start_image(init, size, content, style, generator)
@@ -595,7 +621,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
         "init": init if isinstance(init, str) else "image",
         "content_layers": content_layers, "style_layers": style_layers,
         "content_weight": weights.content, "style_weight": weights.style, "tv_weight": weights.tv,
-        "content_scale": CONTENT_SCALE,
+        "content_scale": CONTENT_SCALE, "style_scale": style_scale,
         "losses": {"total": result.loss, **result.parts},
         "seconds": round(time.perf_counter() - start, 3),
         "iterations_done": done["iterations"], "evaluations": result.evaluations,

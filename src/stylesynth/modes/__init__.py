@@ -1,7 +1,8 @@
 """The synthesis modes, each a thin configuration of `synthesis.synthesize`."""
 
+from .dream import dream
 from .reconstruct import reconstruct
 from .texture import texture
 from .transfer import transfer
 
-__all__ = ["reconstruct", "texture", "transfer"]
+__all__ = ["dream", "reconstruct", "texture", "transfer"]

@@ -1,4 +1,5 @@
-"""Style transfer (Gatys Fig. 2): the content of a photograph in the style of a painting (Eq. 7)."""
+"""Style transfer (Gatys Fig. 2): the content of a photograph in the style of a painting (Eq. 7),
+with the artist controls of Gatys et al. 2017: colour preservation, style scale, region masks."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ from typing import Any
 
 from PIL import Image
 
+from .. import colors
+from ..errors import InputError
+from ..imageio import to_tensor
+from ..masks import region_masks
 from ..synthesis import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, Weights,
                          output_size, parse_layers, synthesize)
 from .inputs import init_spec, run_options, source_names, weighted_images
+from .texture import parse_out_size
+
+FITS = ("crop", "pad")
 
 
 def transfer(content: Any, style: Any, *,
@@ -16,21 +24,83 @@ def transfer(content: Any, style: Any, *,
              style_layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
              ratio: float | None = DEFAULT_RATIO, content_weight: float | None = None,
              style_weight: float | None = None, init: Any = "content",
+             preserve_colors: str = "none", style_scale: float = 1.0, mask: Any = None,
+             out_size: str | tuple[int, int] | None = None, fit: str = "crop",
              **options: Any) -> Image.Image:
     """Render `content` in the style of `style`, minimizing alpha*content + beta*style.
 
     Give either `ratio` (alpha/beta, paper units: 1e-3 as in Fig. 2) or `content_weight` and
     `style_weight`. `init` defaults to the content image, which converges in far fewer
     iterations than white noise (the paper's choice, `init="noise"`). Several styles as
-    [(source, weight), ...] blend their Gram matrices. Other options: `RunOptions`.
+    [(source, weight), ...] blend their Gram matrices — or, with `mask`, each paints its own
+    region (see masks.py). `preserve_colors`: "luminance" or "histogram" keeps the photo's
+    colours. `style_scale`: the style is seen at that multiple of the output size (bigger
+    strokes above 1). `size="original"` keeps the content's resolution; `out_size="WxH"` sets
+    the exact output size, cropping (`fit="crop"`) or padding (`fit="pad"`) the content to its
+    shape. Other options: `RunOptions`.
     """
-    opts = run_options(options)
+    if options.get("size") == "original":
+        options["size"] = None
     contents = weighted_images(content, "content")
+    photo = contents[0][0]
+    exact = parse_out_size(out_size)
+    if fit not in FITS:
+        raise InputError(f"unknown fit '{fit}': choose crop or pad")
+    if exact:
+        photo = _fit(photo, exact, fit)
+        contents = [(_fit(img, exact, fit), w) for img, w in contents]
+    if options.get("size", 0) is None or exact:
+        options["size"] = max(exact or photo.size)
+    opts = run_options(options)
+    size = exact or output_size(photo, opts.size)
     styles = weighted_images(style, "style")
+    if not (style_scale > 0 and style_scale <= 8):
+        raise InputError(f"style scale must be in (0, 8], got {style_scale}")
+    colors.check(preserve_colors)
+    if preserve_colors == "histogram":
+        styles = [(colors.match_histogram(img, photo), w) for img, w in styles]
+    elif preserve_colors == "luminance":
+        styles = [(colors.luminance_image(img, like=photo), w) for img, w in styles]
+        contents = [(colors.luminance_image(img), w) for img, w in contents]
+    masks, protected = region_masks(mask, len(styles), size) if mask is not None else (None, None)
+    if masks is not None:
+        styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
     weights = Weights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
-    return synthesize(
-        mode="transfer", out_size=output_size(contents[0][0], opts.size), options=opts,
-        weights=weights, content=contents, style=styles,
-        content_layers=parse_layers(content_layers), style_layers=parse_layers(style_layers),
-        init=init_spec(init), record={"content": source_names(content), "style": source_names(style),
-                                      "ratio": ratio if content_weight is None and style_weight is None else None})
+    result = synthesize(
+        mode="transfer", out_size=size, options=opts, weights=weights, content=contents,
+        style=styles, content_layers=parse_layers(content_layers),
+        style_layers=parse_layers(style_layers), init=init_spec(init), style_scale=style_scale,
+        style_masks=masks,
+        record={"content": source_names(content), "style": source_names(style),
+                "ratio": ratio if content_weight is None and style_weight is None else None,
+                "preserve_colors": preserve_colors, "mask": source_names(mask) if mask is not None else None,
+                "fit": fit if exact else None})
+    info = dict(result.info)
+    if preserve_colors == "luminance":
+        result = colors.with_chrominance(result, photo)
+    if protected is not None:  # the protected region keeps the photo, blended at soft edges
+        p = protected[0, 0].numpy()[..., None]
+        mixed = to_tensor(result)[0].permute(1, 2, 0).numpy() * (1 - p) + \
+            to_tensor(photo.resize(size, Image.LANCZOS))[0].permute(1, 2, 0).numpy() * p
+        result = Image.fromarray((mixed * 255).round().clip(0, 255).astype("uint8"), "RGB")
+    result.info.update(info)
+    return result
+
+
+def _fit(image: Image.Image, size: tuple[int, int], fit: str) -> Image.Image:
+    """`image` brought to the aspect ratio of `size`: centre-cropped, or edge-padded."""
+    w, h = image.size
+    target = size[0] / size[1]
+    if abs(w / h - target) < 1e-3:
+        return image.resize(size, Image.LANCZOS)
+    if fit == "crop":
+        cw, ch = (round(h * target), h) if w / h > target else (w, round(w / target))
+        left, top = (w - cw) // 2, (h - ch) // 2
+        return image.crop((left, top, left + cw, top + ch)).resize(size, Image.LANCZOS)
+    pw, ph = (w, round(w / target)) if w / h > target else (round(h * target), h)
+    import numpy as np
+
+    a = np.asarray(image)
+    top, left = (ph - h) // 2, (pw - w) // 2
+    padded = np.pad(a, ((top, ph - h - top), (left, pw - w - left), (0, 0)), mode="edge")
+    return Image.fromarray(padded, "RGB").resize(size, Image.LANCZOS)

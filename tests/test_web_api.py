@@ -1,0 +1,376 @@
+"""The web studio's JSON API against a real server (uvicorn in a thread, a free local port).
+
+Jobs are tiny (64 px, a few iterations) so the whole file runs in well under a minute on two
+CPU cores. Every wait is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+httpx = pytest.importorskip("httpx")
+
+from stylesynth import read_params  # noqa: E402
+from stylesynth.web import BackgroundServer, WebSettings  # noqa: E402
+
+from conftest import CONTENT, EXAMPLES, run_cli  # noqa: E402
+
+MAX_BYTES = 300_000
+MAX_PIXELS = 1_000_000
+MAX_QUEUE = 3
+TINY = {"size": "64", "iterations": "1"}
+
+
+@pytest.fixture(scope="module")
+def server(vgg16_weights, tmp_path_factory):
+    settings = WebSettings(examples_dir=EXAMPLES, max_queue=MAX_QUEUE, max_upload_bytes=MAX_BYTES,
+                           max_pixels=MAX_PIXELS, max_size=96, default_size=64,
+                           presets={"draft": 2, "fast": 3, "quality": 4}, default_preset="draft")
+    background = BackgroundServer(settings)
+    background.start()
+    try:
+        yield background
+    finally:
+        root = background.manager.root
+        background.stop()
+        assert root is not None and not root.exists(), "results must be removed at shutdown"
+
+
+@pytest.fixture()
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=20) as c:
+        yield c
+    wait_idle(server)
+
+
+def wait_idle(server, timeout=60.0):
+    """Cancel whatever is left and wait (bounded) until no job is queued or running."""
+    manager = server.manager
+    for job in list(manager._jobs.values()):
+        if job.status in ("queued", "running"):
+            manager.cancel(job)
+    deadline = time.monotonic() + timeout
+    while manager.counts() != {"queued": 0, "running": 0}:
+        assert time.monotonic() < deadline, "jobs did not stop"
+        time.sleep(0.05)
+
+
+def png_bytes(size=(80, 60), color=(200, 120, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def photo_bytes(long_side=80) -> bytes:
+    img = Image.open(CONTENT).convert("RGB")
+    img.thumbnail((long_side, long_side))
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def submit(client, files=None, **fields):
+    data = {"content": "tubingen.jpg", "style": "starry_night.jpg", **TINY, **fields}
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post("/api/jobs", data=data, files=files)
+
+
+def wait_status(client, job_id, statuses, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.05) + 1):
+        status = client.get(f"/api/jobs/{job_id}").json()
+        if status["status"] in statuses:
+            return status
+        assert time.monotonic() < deadline, f"job stayed {status['status']}"
+        time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+def assert_error(response, status, *words):
+    assert response.status_code == status, response.text
+    message = response.json()["error"]
+    assert "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word.lower() in message.lower(), message
+    return message
+
+
+# ------------------------------------------------------------------------- no jobs run
+
+
+def test_config_examples_and_page(client):
+    config = client.get("/api/config").json()
+    assert config["size"] == {"min": 64, "max": 96, "default": 64}
+    assert config["presets"] == {"draft": 2, "fast": 3, "quality": 4}
+    assert config["preserve_colors"]["choices"] == ["none", "luminance", "histogram"]
+
+    examples = client.get("/api/examples").json()["examples"]
+    names = {e["name"] for e in examples}
+    assert {"tubingen.jpg", "starry_night.jpg", "the_scream.jpg"} <= names
+    starry = next(e for e in examples if e["name"] == "starry_night.jpg")
+    assert starry["title"] == "The Starry Night" and starry["licence"] == "public domain"
+    thumb = client.get(starry["thumbnail"])
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
+    assert_error(client.get("/api/examples/nope.jpg"), 404)
+    assert_error(client.get("/api/examples/..%2Fpyproject.toml"), 404)
+
+    page = client.get("/")
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    # Every asset is local: no CDN, no external URL anywhere in the page or its script/style.
+    for path in ("/", "/static/app.js", "/static/style.css", "/static/favicon.svg"):
+        text = client.get(path).text
+        assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), path
+        assert "url(http" not in text and "@import" not in text, path
+
+
+def test_bad_images_are_400_with_a_clear_message(client, tmp_path):
+    cases = {
+        "notes.txt": (b"this is not an image at all", "not an image"),
+        "empty.png": (b"", "empty"),
+        "cut.png": (png_bytes((64, 64))[:60], "truncated or corrupt"),
+    }
+    for name, (data, words) in cases.items():
+        r = submit(client, content=None, files={"content": (name, data, "image/png")})
+        message = assert_error(r, 400, words, name)
+        assert "upload-" not in message and str(tmp_path.anchor + "tmp") not in message, message
+    # A JPEG whose data stops half-way decodes partially in Pillow; the CLI's loader refuses it.
+    jpeg = photo_bytes(96)
+    r = submit(client, content=None, files={"content": ("half.jpg", jpeg[: len(jpeg) // 2], "image/jpeg")})
+    assert_error(r, 400, "half.jpg")
+
+
+def test_bad_fields_are_400(client):
+    assert_error(submit(client, content="no_such.jpg"), 400, "no bundled example", "tubingen.jpg")
+    assert_error(submit(client, content="../pyproject.toml"), 400, "no bundled example")
+    assert_error(submit(client, content=str(CONTENT)), 400, "no bundled example")
+    assert_error(submit(client, style=None), 400, "no style image")
+    assert_error(submit(client, content=None), 400, "no content image")
+    assert_error(submit(client, size="abc"), 400, "size", "whole number")
+    assert_error(submit(client, size="4096"), 400, "size", "between 64 and 96")
+    assert_error(submit(client, ratio="-1"), 400, "ratio")
+    assert_error(submit(client, ratio="nan"), 400, "ratio")
+    assert_error(submit(client, iterations="0"), 400, "iterations")
+    assert_error(submit(client, iterations=None, preset="ultra"), 400, "preset", "draft")
+    assert_error(submit(client, preserve_colors="sepia"), 400, "preserve_colors", "luminance")
+    assert_error(submit(client, style_layers="conv9_9"), 400, "unknown layer")
+    assert_error(submit(client, seed="x"), 400, "seed")
+    assert_error(submit(client, path="/etc/passwd"), 400, "unknown field", "path")
+    assert_error(submit(client, style_weight="0"), 400, "weights")
+    r = client.post("/api/jobs", data={"content": "tubingen.jpg", "style": ["starry_night.jpg", "the_scream.jpg"],
+                                       "style_weight": "1", **TINY})
+    assert_error(r, 400, "one style_weight per style")
+    r = client.post("/api/jobs", content=b"{}", headers={"content-type": "application/json"})
+    assert_error(r, 400, "no content image")
+
+
+def test_oversize_uploads_are_413(client):
+    big = os.urandom(MAX_BYTES + 1000)
+    r = submit(client, content=None, files={"content": ("big.jpg", big, "image/jpeg")})
+    assert_error(r, 413, "larger than")
+
+    def chunks():  # no Content-Length: the limit holds while streaming too
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    r = client.post("/api/jobs", content=chunks(),
+                    headers={"content-type": "multipart/form-data; boundary=zzz"})
+    assert_error(r, 413, "larger than")
+
+    wide = png_bytes((1100, 1000))  # 1.1 MP of one colour: a few KB, over the pixel limit
+    assert len(wide) < MAX_BYTES
+    r = submit(client, content=None, files={"content": ("wide.png", wide, "image/png")})
+    assert_error(r, 413, "1100x1000", "pixels")
+    r = submit(client, style=None, files={"style": ("wide.png", wide, "image/png")})
+    assert_error(r, 413, "painting", "pixels")
+
+
+BAD_IDS = [
+    "0" * 22,  # well-formed, never issued
+    "nope",
+    "..",
+    "%2e%2e",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e%2f%2e%2e%2fpyproject.toml",
+    "..%5C..%5Cwindows",
+    "%00",
+    "A" * 500,
+    "~root",
+    "tubingen.jpg",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_unknown_and_tricky_ids_are_404(client, bad):
+    for suffix in ("", "/events", "/result", "/preview"):
+        assert_error(client.get(f"/api/jobs/{bad}{suffix}"), 404)
+    assert_error(client.delete(f"/api/jobs/{bad}"), 404)
+
+
+def raw_get(server, path: str) -> tuple[int, bytes]:
+    """GET a path byte for byte (no client-side normalization of ../)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+@pytest.mark.parametrize("path", [
+    "/api/jobs/../../../../etc/passwd",
+    "/api/jobs/../../pyproject.toml/result",
+    "/static/../../../../pyproject.toml",
+    "/static/..%2F..%2F..%2Fpyproject.toml",
+    "/api/examples/../../pyproject.toml",
+    "/api/examples/..%2F..%2FREADME.md",
+])
+def test_path_tricks_never_reach_files(server, path):
+    status, data = raw_get(server, path)
+    assert status == 404, data[:300]
+    assert b"stylesynth" not in data.split(b"\r\n\r\n", 1)[1]
+
+
+# ------------------------------------------------------------------------- jobs
+
+
+def read_events(client, job_id, timeout=120.0):
+    events, deadline = [], time.monotonic() + timeout
+    with client.stream("GET", f"/api/jobs/{job_id}/events", timeout=timeout) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            assert time.monotonic() < deadline and len(events) < 10_000
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line.split(":", 1)[1])))
+                if name == "end":
+                    break
+    return events
+
+
+def test_job_with_uploads_streams_progress_and_previews(client, server):
+    files = [("content", ("my photo.jpg", photo_bytes(80), "image/jpeg")),
+             ("style", ("texture.png", png_bytes((70, 70), (30, 60, 200)), "image/png"))]
+    data = {"style": "starry_night.jpg", "style_weight": ["1", "3"], "size": "64", "iterations": "6",
+            "seed": "7", "preserve_colors": "luminance"}
+    r = client.post("/api/jobs", data=data, files=files)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", job_id)
+    assert r.headers["location"] == f"/api/jobs/{job_id}"
+
+    events = read_events(client, job_id)
+    names = [n for n, _ in events]
+    assert names[-1] == "end" and set(names[:-1]) == {"progress"}
+    iterations = [e["iteration"] for _, e in events]
+    assert iterations == sorted(iterations) and iterations[-1] == 6
+    assert len({i for i in iterations if 0 < i < 6}) >= 2, iterations  # it moved, visibly
+    previews = {e["preview_url"] for _, e in events if e["preview_url"]}
+    assert previews and all(p.startswith(f"/api/jobs/{job_id}/preview?i=") for p in previews)
+    assert any(e["eta"] is not None for _, e in events if e["status"] == "running")
+    final = events[-1][1]
+    assert final["status"] == "done" and final["progress"] == 1.0
+    assert final["result"]["seed"] == 7 and final["losses"]["style"] > 0
+    assert final["inputs"]["content"] == {"name": "my photo.jpg", "example": False}
+    # httpx sends the form's values before its files: the example is the first style.
+    assert [(s["name"], s["weight"]) for s in final["inputs"]["styles"]] == [
+        ("starry_night.jpg", 1.0), ("texture.png", 3.0)]
+    if not server.manager.preserve_colors_supported:  # recorded, never faked
+        assert "preserve_colors" in final["unsupported"]
+
+    preview = client.get(sorted(previews)[-1])
+    assert preview.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(preview.content)).size == (64, 48)
+    result = client.get(final["result_url"])
+    assert result.status_code == 200 and result.headers["content-type"] == "image/png"
+    assert 'filename="my-photo_starry_night.png"' in result.headers["content-disposition"]
+    path = Path(server.manager.root, "download.png")
+    path.write_bytes(result.content)
+    image = Image.open(path)
+    assert image.format == "PNG" and image.size == (64, 48)
+    record = read_params(path)
+    assert record["mode"] == "transfer" and record["seed"] == 7 and record["iterations_done"] == 6
+    assert record["inputs"]["styles"][1]["name"] == "texture.png"
+    path.unlink()
+
+
+def test_full_queue_is_429_and_cancel_works(client, server):
+    long = submit(client, iterations="1000").json()["id"]
+    wait_status(client, long, {"running"})
+    waiting = [submit(client).json()["id"] for _ in range(MAX_QUEUE)]
+    positions = [client.get(f"/api/jobs/{j}").json()["queue_position"] for j in waiting]
+    assert positions == [1, 2, 3]
+    r = submit(client)
+    assert_error(r, 429, "queue is full")
+    assert int(r.headers["retry-after"]) > 0
+    assert_error(client.get(f"/api/jobs/{waiting[0]}/result"), 409, "queued")
+
+    # Cancel a queued job: the ones behind it move up.
+    assert client.delete(f"/api/jobs/{waiting[1]}").json()["status"] == "cancelled"
+    assert client.get(f"/api/jobs/{waiting[2]}").json()["queue_position"] == 2
+    # Cancel the running one: it stops within an iteration, and the queue moves on.
+    client.delete(f"/api/jobs/{long}")
+    stopped = wait_status(client, long, {"cancelled"}, timeout=60)
+    assert stopped["iteration"] < 1000 and stopped["result_url"] is None
+    assert_error(client.get(f"/api/jobs/{long}/result"), 409, "cancelled")
+    assert wait_status(client, waiting[0], {"running", "done"})["status"] in ("running", "done")
+
+
+def test_concurrent_submissions_are_processed_in_order(client, server):
+    barrier = threading.Barrier(MAX_QUEUE)
+    ids: list[str | None] = [None] * MAX_QUEUE
+
+    def post(n):
+        with httpx.Client(base_url=server.url, timeout=20) as c:
+            barrier.wait(timeout=10)
+            r = submit(c, seed=str(n))
+            assert r.status_code == 202, r.text
+            ids[n] = r.json()["id"]
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(MAX_QUEUE)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(ids), ids
+    jobs = [wait_status(client, j, {"done", "failed"}) for j in ids]
+    assert all(j["status"] == "done" for j in jobs)
+    jobs.sort(key=lambda j: j["seq"])
+    assert [j["seq"] for j in jobs] == list(range(jobs[0]["seq"], jobs[0]["seq"] + MAX_QUEUE))
+    for before, after in zip(jobs, jobs[1:]):
+        assert before["created"] <= after["created"]
+        assert before["finished"] <= after["started"], "one worker: one job at a time, first come first served"
+
+
+def test_finished_jobs_are_deleted_and_cleaned_up(client, server):
+    a, b = (submit(client).json()["id"] for _ in range(2))
+    for j in (a, b):
+        wait_status(client, j, {"done"})
+    folder = server.manager.root / a
+    assert (folder / "result.png").is_file()
+    assert client.delete(f"/api/jobs/{a}").json()["status"] == "deleted"
+    assert not folder.exists()
+    assert_error(client.get(f"/api/jobs/{a}"), 404)
+    # Results are kept result_ttl seconds after the job ends, then removed.
+    assert server.manager.cleanup(now=time.time()) == 0
+    assert server.manager.cleanup(now=time.time() + server.app.state.settings.result_ttl + 1) >= 1
+    assert_error(client.get(f"/api/jobs/{b}/result"), 404)
+    assert not (server.manager.root / b).exists()
+
+
+def test_serve_command_is_registered():
+    assert run_cli(["serve", "--help"]) == 0
+    assert run_cli(["serve", "--workers", "0"]) == 2
+    assert run_cli(["serve", "--examples", "/no/such/dir"]) == 2
