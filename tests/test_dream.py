@@ -73,7 +73,8 @@ def test_every_step_is_kept_even_a_single_one():
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(lr=0.1), "step"), (dict(optimizer="adam"), "gradient ascent"), (dict(step=0), "step"),
+    (dict(lr=0.1), "step"), (dict(optimizer="adam"), "gradient ascent"), (dict(preset="fast"), "octaves"),
+    (dict(step=0), "step"),
     (dict(octaves=0), "octaves"), (dict(octave_scale=1.0), "octave_scale"),
     (dict(iterations=0), "iterations"), (dict(jitter=-1), "jitter"), (dict(layer="conv9_9"), "conv4_3"),
     (dict(channel=1.5), "channel"), (dict(colour=True), "unknown option"),

@@ -30,6 +30,23 @@ def cli(debug: bool) -> None:
     """Synthesize images from the representations of a deep convolutional network."""
 
 
+class _Size(click.ParamType):
+    """A positive pixel count, or 'original'."""
+
+    name = "PX|original"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "original":
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"'{value}' is not a size: give a number of pixels or 'original'", param, ctx)
+
+
+SIZE = _Size()
+
+
 def _default(function, name: str):
     return inspect.signature(function).parameters[name].default
 
@@ -42,8 +59,8 @@ def run_options(command):
     options = [
         click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
                      help="Output image (.png, .jpg, .webp); parameters are stored with it."),
-        click.option("--size", type=int, default=RUN_DEFAULTS["size"], show_default=True,
-                     help="Long side of the output in pixels."),
+        click.option("--size", type=SIZE, default=RUN_DEFAULTS["size"], show_default=True,
+                     help="Long side of the output in pixels ('original': the content's, transfer only)."),
         click.option("--preset", type=click.Choice(list(PRESETS)), default=RUN_DEFAULTS["preset"],
                      show_default=True, help="Speed/quality: scales and iterations per scale "
                      f"({'; '.join(f'{k}: {v}' for k, v in PRESETS.items())})."),
@@ -179,8 +196,19 @@ def texture_command(styles, **options):
               help="Optionally weighted: conv1_1:0.2,conv2_1:0.2,...")
 @click.option("--init", default=_default(transfer, "init"), show_default=True,
               help="content, noise, style, or an image path.")
+@click.option("--preserve-colors", type=click.Choice(["none", "luminance", "histogram"]),
+              default=_default(transfer, "preserve_colors"), show_default=True,
+              help="Keep the photo's colours: transfer luminance only, or match the style's colours first.")
+@click.option("--style-scale", type=float, default=_default(transfer, "style_scale"), show_default=True,
+              help="See the style at this multiple of the output size: above 1, bigger strokes.")
+@click.option("--mask", type=click.Path(dir_okay=False), default=None,
+              help="Label image: each colour (brightest first) gets one --style; an extra darkest "
+              "colour keeps the photo.")
+@click.option("--out-size", default=None, metavar="WxH", help="Exact output size (see --crop/--pad).")
+@click.option("--crop/--pad", "crop", default=True, show_default=True,
+              help="Bring the content to --out-size's shape by centre-cropping or edge-padding.")
 @run_options
-def transfer_command(content, style, extra_styles, ratio, content_weight, style_weight, **options):
+def transfer_command(content, style, extra_styles, ratio, content_weight, style_weight, crop, **options):
     """Render CONTENT in the style of STYLE (Gatys et al., Eq. 7)."""
     styles = ([style] if style else []) + list(extra_styles)
     if not styles:
@@ -191,7 +219,8 @@ def transfer_command(content, style, extra_styles, ratio, content_weight, style_
         ratio = _default(transfer, "ratio")
     sources = [_weighted(s) for s in styles]
     _run(transfer, {"content": content, "style": sources if len(sources) > 1 else sources[0],
-                    "ratio": ratio, "content_weight": content_weight, "style_weight": style_weight},
+                    "ratio": ratio, "content_weight": content_weight, "style_weight": style_weight,
+                    "fit": "crop" if crop else "pad"},
          **options)
 
 
@@ -262,8 +291,8 @@ def _dream_options(command):
                      show_default=True, help="Steps per octave."),
         click.option("--jitter", type=int, default=_default(dream, "jitter"), show_default=True,
                      help="Random shift of each step, up to this many px."),
-        click.option("--size", type=int, default=RUN_DEFAULTS["size"], show_default=True,
-                     help="Long side of the output in pixels."),
+        click.option("--size", type=SIZE, default=RUN_DEFAULTS["size"], show_default=True,
+                     help="Long side of the output in pixels ('original': the content's, transfer only)."),
         click.option("--seed", type=int, default=None, help="Random seed (default: random, recorded)."),
         click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True),
         click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"],

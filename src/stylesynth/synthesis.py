@@ -598,6 +598,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                               checkpoint_every=options.checkpoint_every if options.checkpoint_path else 0,
                               on_checkpoint=on_checkpoint)
             image = result.image
+            done["evaluations"] = done.get("evaluations", 0) + result.evaluations
             if result.interrupted or result.warning:
                 break
     finally:
@@ -624,7 +625,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
         "content_scale": CONTENT_SCALE, "style_scale": style_scale,
         "losses": {"total": result.loss, **result.parts},
         "seconds": round(time.perf_counter() - start, 3),
-        "iterations_done": done["iterations"], "evaluations": result.evaluations,
+        "iterations_done": done["iterations"], "evaluations": done["evaluations"],
         "interrupted": result.interrupted,
         "warning": result.warning,
         "device": str(device),

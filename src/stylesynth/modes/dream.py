@@ -43,7 +43,9 @@ DEFAULT_LAYER = "conv4_3"
 # steps of size `step`, for `iterations` per octave.
 _NOT_FOR_DREAM = {"optimizer": "dream always uses gradient ascent (Eq. 3)",
                   "lr": "use step (delta) for the step size",
-                  "tv_weight": "dream has no smoothness term"}
+                  "tv_weight": "dream has no smoothness term",
+                  "preset": "dream's scales are its octaves", "scales": "use octaves",
+                  "resume": "dream runs are short and are not resumed"}
 
 
 def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False,
@@ -70,8 +72,8 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     `RunOptions`. The record in `info["stylesynth"]` holds the parameters and the mean
     activation before and after.
     """
-    for name in options:
-        if name in _NOT_FOR_DREAM:
+    for name, value in options.items():
+        if name in _NOT_FOR_DREAM and value not in (None, False, "gd"):
             raise InputError(f"dream does not take {name}: {_NOT_FOR_DREAM[name]}")
     _check_number("octaves", octaves, minimum=1, integer=True)
     _check_number("octave_scale", octave_scale, minimum=1, strict=True)
