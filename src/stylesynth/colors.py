@@ -2,7 +2,7 @@
 
 * luminance: transfer on luminance only, then put the content's chrominance back (YCbCr);
 * histogram: recolour the style image so its colour mean and covariance equal the content's,
-  before the transfer.
+  before the transfer (and the result once more after it, to undo the optimization's drift).
 """
 
 from __future__ import annotations

@@ -78,6 +78,8 @@ def transfer(content: Any, style: Any, *,
     info = dict(result.info)
     if preserve_colors == "luminance":
         result = colors.with_chrominance(result, photo)
+    elif preserve_colors == "histogram":  # the optimization drifts a little: match once more
+        result = colors.match_histogram(result, photo.resize(result.size, Image.LANCZOS))
     if protected is not None:  # the protected region keeps the photo, blended at soft edges
         p = protected[0, 0].numpy()[..., None]
         mixed = to_tensor(result)[0].permute(1, 2, 0).numpy() * (1 - p) + \
