@@ -72,8 +72,8 @@ def test_transfer_matches_style_and_content_at_defaults():
     assert losses["result"]["content"] <= 0.5 * losses["style"]["content"]
     record = out.info["stylesynth"]
     assert record["ratio"] == 1e-3 and record["init"] == "content" and record["preset"] == "fast"
-    assert record["schedule"] == [[[64, 48], 60], [[128, 96], 15]]  # 32 px scale skipped: too small
-    assert record["iterations_done"] == 75
+    assert record["schedule"] == [[[64, 48], 50], [[128, 96], 12]]  # 32 px scale skipped: too small
+    assert record["iterations_done"] == 62
 
 
 def test_ratio_moves_the_result_toward_content_or_style():

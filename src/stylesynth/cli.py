@@ -54,26 +54,16 @@ def _default(function, name: str):
 RUN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunOptions)}
 
 
-def run_options(command):
-    """The options every synthesis mode shares, with defaults read from RunOptions."""
-    options = [
-        click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-                     help="Output image (.png, .jpg, .webp); parameters are stored with it."),
-        click.option("--size", type=SIZE, default=RUN_DEFAULTS["size"], show_default=True,
-                     help="Long side of the output in pixels ('original': the content's, transfer only)."),
-        click.option("--preset", type=click.Choice(list(PRESETS)), default=RUN_DEFAULTS["preset"],
-                     show_default=True, help="Speed/quality: scales and iterations per scale "
-                     f"({'; '.join(f'{k}: {v}' for k, v in PRESETS.items())})."),
-        click.option("--scales", type=int, default=None,
-                     help="Number of coarse-to-fine scales (1: single scale) [default: the preset's]."),
-        click.option("--iterations", default=None, metavar="N|N1,N2,..",
-                     help="Iterations at each scale, or per scale coarse to fine [default: the preset's]."),
-        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
-                     show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
-        click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
+def _apply(options: list, command):
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _common_options() -> list:
+    """Network, device, output and checkpoint options every optimizing command shares."""
+    return [
         click.option("--seed", type=int, default=None, help="Random seed (default: random, recorded)."),
-        click.option("--tv-weight", type=float, default=RUN_DEFAULTS["tv_weight"], show_default=True,
-                     help="Total-variation smoothness weight."),
         click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True),
         click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"],
                      show_default=True, help="avg: Gatys et al.'s smoother choice."),
@@ -87,17 +77,45 @@ def run_options(command):
                      help="Network weights file (torchvision .pth)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--snapshot-every", type=int, default=0, metavar="N",
-                     help="Write OUT.iterNNNN.png every N iterations."),
-        click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Write the loss curves as a PNG."),
+                     help="Write OUT.iterNNNN.png every N iterations (counted over all scales)."),
         click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
         click.option("--checkpoint-every", type=int, default=0, metavar="N",
                      help="Save the run's state to OUT.ckpt every N iterations."),
         click.option("--resume", is_flag=True, help="Continue the run saved in OUT.ckpt, if any."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+
+
+def _output_option():
+    return click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                        help="Output image (.png, .jpg, .webp); parameters are stored with it.")
+
+
+def _size_option():
+    return click.option("--size", type=SIZE, default=RUN_DEFAULTS["size"], show_default=True,
+                        help="Long side of the output in pixels ('original': the content's, transfer only).")
+
+
+def run_options(command):
+    """The options of the Gatys modes, with defaults read from RunOptions."""
+    return _apply([
+        _output_option(),
+        _size_option(),
+        click.option("--preset", type=click.Choice(list(PRESETS)), default=RUN_DEFAULTS["preset"],
+                     show_default=True, help="Speed/quality: scales and iterations per scale "
+                     f"({'; '.join(f'{k}: {v}' for k, v in PRESETS.items())})."),
+        click.option("--scales", type=int, default=None,
+                     help="Number of coarse-to-fine scales (1: single scale) [default: the preset's]."),
+        click.option("--iterations", default=None, metavar="N|N1,N2,..",
+                     help="Iterations at each scale, or per scale coarse to fine [default: the preset's]."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
+                     show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
+        click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
+        click.option("--tv-weight", type=float, default=RUN_DEFAULTS["tv_weight"], show_default=True,
+                     help="Total-variation smoothness weight."),
+        click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="Write the loss curves as a PNG."),
+        *_common_options(),
+    ], command)
 
 
 def _weighted(spec: str) -> tuple[str, float] | str:
@@ -275,8 +293,7 @@ def _dream_options(command):
 
     options = [
         click.argument("image"),
-        click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-                     help="Output image (.png, .jpg, .webp); parameters are stored with it."),
+        _output_option(),
         click.option("--layer", default=_default(dream, "layer"), show_default=True,
                      help="Layer whose mean activation is maximised."),
         click.option("--channel", type=int, default=None, metavar="K",
@@ -291,27 +308,8 @@ def _dream_options(command):
                      show_default=True, help="Steps per octave."),
         click.option("--jitter", type=int, default=_default(dream, "jitter"), show_default=True,
                      help="Random shift of each step, up to this many px."),
-        click.option("--size", type=SIZE, default=RUN_DEFAULTS["size"], show_default=True,
-                     help="Long side of the output in pixels ('original': the content's, transfer only)."),
-        click.option("--seed", type=int, default=None, help="Random seed (default: random, recorded)."),
-        click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True),
-        click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"],
-                     show_default=True),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
-                     default=RUN_DEFAULTS["device"], show_default=True),
-        click.option("--threads", type=int, default=None, help="CPU threads (default: all cores)."),
-        click.option("--memory-limit", "memory_limit_mb", type=int, default=None, metavar="MB",
-                     help="Memory budget; larger runs recompute early layers or are refused "
-                     "[default: min(8 GiB, 80% of RAM)]."),
-        click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
-                     help="Network weights file (torchvision .pth)."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
-        click.option("--snapshot-every", type=int, default=0, metavar="N",
-                     help="Write OUT.iterNNNN.png every N iterations (counted over all octaves)."),
-        click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
-        click.option("--checkpoint-every", type=int, default=0, metavar="N",
-                     help="Save the run's state to OUT.ckpt every N iterations."),
-        click.option("--resume", is_flag=True, help="Continue the run saved in OUT.ckpt, if any."),
+        _size_option(),
+        *_common_options(),
     ]
     for option in reversed(options):
         command = option(command)
@@ -391,7 +389,9 @@ for _command in _compose_commands:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, turning library errors into one stderr line."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    # --debug is the group's option: only before the command (`--init --debug` is a value).
+    command_at = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    debug = "--debug" in args[:command_at]
     try:
         cli.main(args=args, prog_name="stylesynth", standalone_mode=False)
     except click.exceptions.Abort:

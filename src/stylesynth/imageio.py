@@ -106,7 +106,12 @@ def _open_file(path: Path) -> Image.Image:
 def _decode(name: Any, decode: Callable[[], Image.Image]) -> Image.Image:
     """Run Pillow's decoding and turn anything it raises into one InputError line."""
     try:
-        return decode()
+        with warnings.catch_warnings():
+            # Pillow warns (UserWarning) about damaged metadata it skips, e.g. corrupt EXIF or
+            # TIFF tags: the pixels still load, and a warning would add lines to the one-line
+            # error (or the clean output) of the command line.
+            warnings.simplefilter("ignore", UserWarning)
+            return decode()
     except InputError:
         raise
     except Image.UnidentifiedImageError:
@@ -263,7 +268,8 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if not parent.is_dir():
         raise InputError(_one_line(f"cannot write {p}: {parent} is not a directory"))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(_one_line(f"output directory {parent} is not writable"))
+        raise InputError(_one_line(f"output directory {parent} is not writable: write elsewhere "
+                                   f"or change its permissions"))
     return p
 
 

@@ -195,7 +195,7 @@ NOISE_STD = 0.05
 # measurement: bench/README.md.
 PRESETS = {
     "draft": [60, 20],
-    "fast": [150, 60, 15],
+    "fast": [150, 50, 12],
     "quality": [300, 150, 60, 30],
     "classic": [500],  # single scale, as jcjohnson/neural-style and the PyTorch tutorial
 }
@@ -236,6 +236,19 @@ class RunOptions:
             raise InputError(f"unknown optimizer '{self.optimizer}': choose one of {', '.join(OPTIMIZERS)}")
         if self.preset not in PRESETS:
             raise InputError(f"unknown preset '{self.preset}': choose one of {', '.join(PRESETS)}")
+        # Numbers that would overflow in C (a traceback), start a million threads, never finish
+        # (2**scales) or make the loss NaN are refused before any work.
+        for name, low, high in (("seed", -2**63, 2**64 - 1), ("threads", None, 1024), ("scales", None, 16)):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool) and (
+                    value > high or (low is not None and value < low)):
+                span = f"from {low} to {high}" if low is not None else f"at most {high}"
+                raise InputError(f"{name} must be a whole number {span}, got {value}")
+        for name, value, strict in (("tv weight", self.tv_weight, False), ("learning rate", self.lr, True),
+                                    ("memory limit (MB)", self.memory_limit_mb, True)):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)
+                                          and (value > 0 if strict else value >= 0)):
+                raise InputError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value}")
 
     def schedule(self, out_size: tuple[int, int], minimum: int) -> list[tuple[tuple[int, int], int]]:
         """[((width, height), iterations), ...] from the coarsest scale to `out_size`."""

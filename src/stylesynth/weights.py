@@ -308,7 +308,10 @@ def load_state_dict(arch: str, explicit: str | os.PathLike | None = None) -> dic
     """The state dict for `arch` from the first source that has it."""
     explicit = explicit or os.environ.get(env_var(arch))
     if explicit:
-        path = Path(explicit).expanduser()
+        try:
+            path = Path(explicit).expanduser()
+        except RuntimeError:  # "~someone" with no such user
+            raise InputError(f"weights file not found: {explicit}") from None
         if not path.is_file():
             raise InputError(f"weights file not found: {path}")
         return _read_torch_file(path, arch)

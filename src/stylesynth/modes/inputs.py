@@ -36,6 +36,9 @@ def init_spec(init: Any) -> str | Image.Image:
     """`noise`, `content`, `style`, or an image (a path or an image object) to start from."""
     if isinstance(init, str) and init in ("noise", "content", "style"):
         return init
+    if isinstance(init, (str, os.PathLike)) and not os.path.exists(init):
+        raise InputError(f"unknown init '{init}': use noise, content, style or the path of an "
+                         "image file (there is no such file)")
     if isinstance(init, (str, os.PathLike, Image.Image)) or hasattr(init, "shape"):
         return open_image(init)
     raise InputError(f"unknown init {init!r}: use noise, content, style or an image path")
@@ -47,7 +50,9 @@ def run_options(options: dict) -> RunOptions:
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(unknown)}: known are {', '.join(known)}")
-    return RunOptions(**options)
+    opts = RunOptions(**options)
+    opts.check()  # before the modes resize anything to opts.size
+    return opts
 
 
 def source_names(sources: Any) -> Any:

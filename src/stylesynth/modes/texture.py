@@ -7,7 +7,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..synthesis import DEFAULT_STYLE_LAYERS, Weights, output_size, parse_layers, synthesize
+from ..synthesis import DEFAULT_STYLE_LAYERS, MAX_SIZE, Weights, output_size, parse_layers, synthesize
 from .inputs import init_spec, run_options, source_names, weighted_images
 
 
@@ -21,6 +21,8 @@ def parse_out_size(spec: str | tuple[int, int] | None) -> tuple[int, int] | None
         raise InputError(f"bad --out-size '{spec}': write WIDTHxHEIGHT, e.g. 512x512") from None
     if width < 1 or height < 1:
         raise InputError(f"bad --out-size '{spec}': both sides must be positive")
+    if max(width, height) > MAX_SIZE:
+        raise InputError(f"bad --out-size '{spec}': at most {MAX_SIZE} px a side")
     return width, height
 
 
