@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import socket
 import statistics
 import subprocess
