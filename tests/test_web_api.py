@@ -263,7 +263,7 @@ def read_events(client, job_id, timeout=120.0):
 def test_job_with_uploads_streams_progress_and_previews(client, server):
     files = [("content", ("my photo.jpg", photo_bytes(80), "image/jpeg")),
              ("style", ("texture.png", png_bytes((70, 70), (30, 60, 200)), "image/png"))]
-    data = {"style": "starry_night.jpg", "style_weight": ["1", "3"], "size": "64", "iterations": "6",
+    data = {"style": "starry_night.jpg", "style_weight": ["1", "3"], "size": "64", "iterations": "12",
             "seed": "7", "preserve_colors": "luminance"}
     r = client.post("/api/jobs", data=data, files=files)
     assert r.status_code == 202, r.text
@@ -275,8 +275,8 @@ def test_job_with_uploads_streams_progress_and_previews(client, server):
     names = [n for n, _ in events]
     assert names[-1] == "end" and set(names[:-1]) == {"progress"}
     iterations = [e["iteration"] for _, e in events]
-    assert iterations == sorted(iterations) and iterations[-1] == 6
-    assert len({i for i in iterations if 0 < i < 6}) >= 2, iterations  # it moved, visibly
+    assert iterations == sorted(iterations) and iterations[-1] == 12
+    assert len({i for i in iterations if 0 < i < 12}) >= 2, iterations  # it moved, visibly
     previews = {e["preview_url"] for _, e in events if e["preview_url"]}
     assert previews and all(p.startswith(f"/api/jobs/{job_id}/preview?i=") for p in previews)
     assert any(e["eta"] is not None for _, e in events if e["status"] == "running")
@@ -301,7 +301,7 @@ def test_job_with_uploads_streams_progress_and_previews(client, server):
     image = Image.open(path)
     assert image.format == "PNG" and image.size == (64, 48)
     record = read_params(path)
-    assert record["mode"] == "transfer" and record["seed"] == 7 and record["iterations_done"] == 6
+    assert record["mode"] == "transfer" and record["seed"] == 7 and record["iterations_done"] == 12
     assert record["inputs"]["styles"][1]["name"] == "texture.png"
     path.unlink()
 

@@ -342,8 +342,11 @@ def build_spec(form: FormData, files: dict[int, tuple[bytes, str]], settings: We
     if preserve != "none" and not preserve_supported:
         unsupported["preserve_colors"] = (f"{preserve!r} was asked for, but this version of the engine "
                                           "cannot preserve colours: the result uses the painting's")
+    # With the default presets the engine runs its coarse-to-fine schedule for the preset; a
+    # server configured with its own counts (settings.presets) runs them as plain iterations.
+    engine_preset = preset if form.get("iterations") is None and settings.presets == PRESETS else None
     spec = JobSpec(content=content, styles=style_items, size=size, ratio=ratio, iterations=iterations,
-                   preset=preset if form.get("iterations") is None else None, seed=seed,
+                   preset=engine_preset, seed=seed,
                    content_layers=content_layers, style_layers=style_layers, preserve_colors=preserve,
                    inputs={"content": content_name, "styles": style_names})
     return spec, unsupported
