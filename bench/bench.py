@@ -1,7 +1,7 @@
 """Style-transfer benchmark: per-evaluation efficiency, classic recipe vs presets, peak memory.
 
     python bench/bench.py                 # everything (about 25 minutes on 2 CPU cores)
-    python bench/bench.py --only eval,rss # some sections: eval, classic, presets, rss
+    python bench/bench.py --only eval,rss # some sections: eval, classic, presets, rss, schedules
 
 Prints a table and writes it as JSON to bench/results/<date>-<host>.json. All runs transfer
 examples/starry_night.jpg onto examples/tubingen.jpg with the default layers and ratio, and
@@ -30,9 +30,9 @@ STYLE = ROOT / "examples" / "starry_night.jpg"
 SIZE = 512
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """The machine's fp32 matrix-multiply rate (median of `repeats`)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    """The machine's matrix-multiply rate in `dtype` (median of `repeats`)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     for _ in range(3):
         a @ b
     times = []
@@ -84,26 +84,39 @@ def evaluation_flops(objective, image: torch.Tensor) -> float:
 
 
 def bench_eval(repeats: int = 7) -> dict:
+    """Seconds per evaluation in float32 and in the precision `auto` picks here, each against
+    the matmul rate of its own dtype."""
+    from stylesynth.nets import pick_dtype
+
     objective, content = objective_at(SIZE)
-    x = content.clone().requires_grad_(True)
-    times = []
-    for k in range(repeats + 2):
-        start = time.perf_counter()
-        loss, _ = objective(x)
-        loss.backward()
-        x.grad = None
-        if k >= 2:  # two warm-up evaluations
-            times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
     flops = evaluation_flops(objective, content)
-    peak = matmul_gflops()
-    return {"size": list(content.shape[-2:][::-1]), "seconds_per_eval": seconds,
-            "gflop_per_eval": flops / 1e9, "achieved_gflops": flops / seconds / 1e9,
-            "matmul_gflops": peak, "efficiency": flops / seconds / 1e9 / peak}
+    result = {"size": list(content.shape[-2:][::-1]), "gflop_per_eval": flops / 1e9}
+    dtypes = {"float32": None}
+    auto = pick_dtype("auto", torch.device("cpu"))
+    if auto is not None:
+        dtypes[str(auto).removeprefix("torch.")] = auto
+    for name, dtype in dtypes.items():
+        objective.dtype = dtype
+        x = content.contiguous().requires_grad_(True)
+        times = []
+        for k in range(repeats + 2):
+            start = time.perf_counter()
+            loss, _ = objective(x)
+            loss.backward()
+            x.grad = None
+            if k >= 2:  # two warm-up evaluations
+                times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        peak = matmul_gflops(dtype=dtype or torch.float32)
+        result[name] = {"seconds_per_eval": seconds, "achieved_gflops": flops / seconds / 1e9,
+                        "matmul_gflops": peak, "efficiency": flops / seconds / 1e9 / peak}
+    result["default_precision"] = str(auto or torch.float32).removeprefix("torch.")
+    return result
 
 
 def run_transfer(**options) -> dict:
-    """One default-options transfer at 512 px in this process; wall time and 512 px objective."""
+    """One transfer at 512 px in this process (default options but `options`); wall time and
+    the objective at 512 px, always evaluated in float32."""
     import stylesynth
 
     start = time.perf_counter()
@@ -148,7 +161,9 @@ def size_of(long_side: int) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="eval,classic,presets,rss")
-    parser.add_argument("--presets", default="fast,quality")
+    parser.add_argument("--presets", default="fast")
+    parser.add_argument("--schedules", default="60;75;100;40,70;100,30,60;150,50,12",
+                        help="section `schedules`: iteration lists (coarse to fine) separated by ;")
     parser.add_argument("--runs", type=int, default=3, help="runs of each preset (median)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -158,13 +173,16 @@ def main() -> None:
                                  "threads": torch.get_num_threads()},
                      "date": time.strftime("%Y-%m-%d %H:%M")}
     if "eval" in sections:
-        results["eval"] = bench_eval()
-        e = results["eval"]
-        print(f"1. one evaluation at {e['size'][0]}x{e['size'][1]}: {e['seconds_per_eval']:.3f} s, "
-              f"{e['gflop_per_eval']:.1f} GFLOP -> {e['achieved_gflops']:.1f} GFLOP/s; fp32 matmul "
-              f"{e['matmul_gflops']:.1f} GFLOP/s; efficiency {e['efficiency']:.0%}", flush=True)
+        results["eval"] = e = bench_eval()
+        for name in ("float32", "bfloat16"):
+            if name in e:
+                r = e[name]
+                print(f"1. one evaluation at {e['size'][0]}x{e['size'][1]} in {name}: {r['seconds_per_eval']:.3f} s, "
+                      f"{e['gflop_per_eval']:.1f} GFLOP -> {r['achieved_gflops']:.1f} GFLOP/s; {name} matmul "
+                      f"{r['matmul_gflops']:.1f} GFLOP/s; efficiency {r['efficiency']:.0%}", flush=True)
     if "classic" in sections:
-        results["classic"] = run_transfer(preset="classic")
+        # The reference recipe as jcjohnson/neural-style runs it: float32 throughout.
+        results["classic"] = run_transfer(preset="classic", precision="float32")
         c = results["classic"]
         print(f"2. classic (1 scale, L-BFGS, content init, 500 evaluations): {c['wall_seconds']:.1f} s, "
               f"objective at 512 px {c['objective_512']:.4g}", flush=True)
@@ -184,6 +202,12 @@ def main() -> None:
                       f"x{entry['objective_ratio_vs_classic']:.3f}" if "classic" in results else "")
             print(f"3. preset {preset} {entry['schedule']}: median {wall:.1f} s of {args.runs}, "
                   f"objective at 512 px {value:.4g}{ratios}", flush=True)
+    if "schedules" in sections:  # the measurements behind the presets (one run each)
+        results["schedules"] = [run_transfer(iterations=spec, scales=len(spec.split(",")))
+                                for spec in args.schedules.split(";")]
+        for r in results["schedules"]:
+            print(f"   schedule {r['schedule']}: {r['wall_seconds']:.1f} s, objective at 512 px "
+                  f"{r['objective_512']:.4g}", flush=True)
     if "rss" in sections:
         results["rss"] = [peak_rss(size) for size in (512, 1024, 2048)]
         for r in results["rss"]:

@@ -19,7 +19,7 @@ from PIL import Image
 
 import stylesynth
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.synthesis import (DEFAULT_STYLE_LAYERS, GatysObjective, Weights, _network,
+from stylesynth.synthesis import (DEFAULT_STYLE_LAYERS, GatysObjective, RunOptions, Weights, _network,
                                   content_targets, parse_layers, style_targets)
 
 from conftest import CONTENT, STYLE, run_cli
@@ -72,8 +72,38 @@ def test_transfer_matches_style_and_content_at_defaults():
     assert losses["result"]["content"] <= 0.5 * losses["style"]["content"]
     record = out.info["stylesynth"]
     assert record["ratio"] == 1e-3 and record["init"] == "content" and record["preset"] == "fast"
-    assert record["schedule"] == [[[64, 48], 50], [[128, 96], 12]]  # 32 px scale skipped: too small
-    assert record["iterations_done"] == 62
+    assert record["schedule"] == [[[128, 96], 75]]  # from the photo: one scale up to 512 px
+    assert record["iterations_done"] == 75
+
+
+@pytest.mark.parametrize("size, from_noise, preset, expected", [
+    ((512, 384), False, "fast", [((512, 384), 75)]),
+    ((600, 400), False, "fast", [((600, 400), 75)]),
+    ((1024, 768), False, "fast", [((512, 384), 75), ((1024, 768), 20)]),
+    ((2048, 1536), False, "fast", [((512, 384), 75), ((1024, 768), 20), ((2048, 1536), 20)]),
+    ((2048, 1536), False, "classic", [((2048, 1536), 500)]),
+    ((512, 384), True, "fast", [((128, 96), 75), ((256, 192), 20), ((512, 384), 20)]),
+    ((512, 384), True, "draft", [((128, 96), 30), ((256, 192), 10), ((512, 384), 10)]),
+    ((96, 64), True, "fast", [((96, 64), 75)]),
+])
+def test_preset_schedules(size, from_noise, preset, expected):
+    assert RunOptions(preset=preset).schedule(size, 16, from_noise) == expected
+
+
+def test_schedule_skips_too_small_scales_and_keeps_the_first_scale_budget():
+    # 4 scales of 128 px: 16 and 32 px are too small; the first kept scale gets the first count.
+    assert RunOptions(scales=4).schedule((128, 96), 16) == [((64, 48), 75), ((128, 96), 20)]
+    # An explicit list drops the counts of the scales it skips.
+    assert RunOptions(iterations="9,8,7").schedule((128, 96), 16) == [((64, 48), 8), ((128, 96), 7)]
+
+
+def test_pyramid_from_the_photo_keeps_its_fine_detail():
+    # Content only, from the photo: nothing moves, so the result is the start of the last
+    # scale: the coarse image upsampled plus the photo's detail it could not hold.
+    photo = load_image(CONTENT, 128)
+    out = stylesynth.reconstruct(CONTENT, init="content", iterations="1,1", seed=0, size=128, progress=False)
+    blurred = photo.resize((64, 48), Image.LANCZOS).resize((128, 96), Image.BICUBIC)
+    assert psnr(out, photo) > 35 and psnr(blurred, photo) < 30
 
 
 def test_ratio_moves_the_result_toward_content_or_style():

@@ -334,3 +334,47 @@ def test_set_threads_sets_torch_threads(restore_threads, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     set_threads(None)
     assert torch.get_num_threads() == max(1, os.cpu_count() or 1)
+
+
+def test_pick_dtype_follows_the_precision_and_the_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    assert nets.pick_dtype("float32", cpu) is None
+    assert nets.pick_dtype("bfloat16", cpu) is torch.bfloat16
+    assert nets.pick_dtype("float16", cpu) is torch.float16
+    monkeypatch.setattr(nets, "_cpu_has_native_bf16", lambda: True)
+    assert nets.pick_dtype("auto", cpu) is torch.bfloat16
+    monkeypatch.setattr(nets, "_cpu_has_native_bf16", lambda: False)
+    assert nets.pick_dtype("auto", cpu) is None  # emulated bfloat16 would be slower than float32
+    with pytest.raises(InputError, match="unknown precision 'half'"):
+        nets.pick_dtype("half", cpu)
+
+
+def test_bfloat16_features_and_losses_stay_close_to_float32():
+    from stylesynth.losses import StyleLoss, gram_matrix
+
+    net = net_with_random_weights("vgg16")
+    image = torch.rand(1, 3, 64, 48)
+    exact = net(image, ["conv1_1", "conv3_1"])
+    fast = net(image, ["conv1_1", "conv3_1"], dtype=torch.bfloat16)
+    assert fast["conv3_1"].dtype == torch.bfloat16 and exact["conv3_1"].dtype == torch.float32
+    for name in exact:
+        g, g16 = gram_matrix(exact[name]), gram_matrix(fast[name])
+        assert g16.dtype == torch.float32
+        assert ((g16 - g).norm() / g.norm()).item() < 0.02
+    target = gram_matrix(net(torch.rand(1, 3, 64, 48), ["conv3_1"])["conv3_1"])
+    loss = StyleLoss(target)
+    assert loss(fast["conv3_1"]).item() == pytest.approx(loss(exact["conv3_1"]).item(), rel=0.02)
+    # The gradient reaches the float32 input through the bfloat16 network.
+    x = image.clone().requires_grad_(True)
+    loss(net(x, ["conv3_1"], dtype=torch.bfloat16)["conv3_1"]).backward()
+    assert x.grad.dtype == torch.float32 and x.grad.abs().sum() > 0
+
+
+def test_gram_matrix_is_the_same_for_nchw_and_nhwc_maps():
+    from stylesynth.losses import gram_matrix
+
+    features = torch.randn(1, 8, 5, 7)
+    flat = features.reshape(8, -1)
+    expected = flat @ flat.T / 35
+    assert torch.allclose(gram_matrix(features), expected, atol=1e-5)
+    assert torch.allclose(gram_matrix(features.contiguous(memory_format=torch.channels_last)), expected, atol=1e-5)

@@ -9,10 +9,10 @@ __version__ = "0.1.0"
 
 from .errors import InputError, StylesynthError  # noqa: E402
 from .imageio import load_image, open_image, read_params, save_image  # noqa: E402
-from .modes import dream, reconstruct, texture, transfer  # noqa: E402
+from .modes import dream, figure, reconstruct, texture, transfer  # noqa: E402
 from .nets import FeatureExtractor, load_network  # noqa: E402
 from .synthesis import RunOptions  # noqa: E402
 
 __all__ = ["__version__", "InputError", "StylesynthError", "load_image", "open_image", "read_params",
-           "save_image", "dream", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",
+           "save_image", "dream", "figure", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",
            "RunOptions"]

@@ -16,9 +16,10 @@ import click
 
 from . import __version__
 from .errors import InputError, StylesynthError
-from .imageio import check_output_path, save_image
+from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
-from .nets import NETWORKS, POOLINGS
+from .modes.figures import FIGURES, INITS, figure
+from .nets import NETWORKS, POOLINGS, PRECISIONS
 from .optimize import OPTIMIZERS, Step
 from .synthesis import PRESETS, RunOptions
 
@@ -110,6 +111,9 @@ def run_options(command):
         click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
                      show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
         click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default=RUN_DEFAULTS["precision"],
+                     show_default=True, help="The network's arithmetic: auto is bfloat16 where the "
+                     "hardware has it (about twice as fast), else float32."),
         click.option("--tv-weight", type=float, default=RUN_DEFAULTS["tv_weight"], show_default=True,
                      help="Total-variation smoothness weight."),
         click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -326,6 +330,73 @@ def dream_command(image, **options):
     from .modes import dream
 
     _run(dream, {"image": image}, loss_plot=None, **options)
+
+
+def _numbers(spec: str, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        raise InputError(f"bad {what} '{spec}': write numbers separated by commas, e.g. 1e-4,1e-3") from None
+
+
+@cli.command("figure")
+@click.argument("name", type=click.Choice(FIGURES))
+@click.option("--content", required=True, help="The photo (content image).")
+@click.option("--style", required=True, help="The painting (style image).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The sheet (.png); its panels' parameters and losses go to the same name .json.")
+@click.option("--size", type=int, default=_default(figure, "size"), show_default=True,
+              help="Long side of each panel in pixels.")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default=_default(figure, "preset"),
+              show_default=True, help="Scales and iterations of every panel.")
+@click.option("--scales", type=int, default=None, help="Coarse-to-fine scales [default: the preset's].")
+@click.option("--iterations", default=None, metavar="N|N1,N2,..", help="Iterations per scale [default: the preset's].")
+@click.option("--init", type=click.Choice(list(INITS)), default=None,
+              help="Start of every panel [default: white noise for layers, grid and ratios; the content otherwise].")
+@click.option("--ratios", default=",".join(f"{r:g}" for r in _default(figure, "ratios")), show_default=True,
+              help="grid: the columns' alpha/beta.")
+@click.option("--alphas", default=",".join(f"{a:g}" for a in _default(figure, "alphas")), show_default=True,
+              help="ratios: Huang & Fuh's alpha values (their weight of the style; beta = 1).")
+@click.option("--seeds", type=int, default=_default(figure, "seeds"), show_default=True,
+              help="seeds: how many noise seeds.")
+@click.option("--seed", type=int, default=_default(figure, "seed"), show_default=True,
+              help="Seed of every panel (seeds: the first seed).")
+@click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True)
+@click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"], show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=RUN_DEFAULTS["device"],
+              show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default=RUN_DEFAULTS["precision"], show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
+              help="Network weights file (torchvision .pth) for --model.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def figure_command(name, content, style, output, ratios, alphas, weights_file, quiet, **options):
+    """Render one of the papers' experiments as a labelled contact sheet (PNG) plus JSON.
+
+    \b
+    layers   Gatys Fig. 1: content from conv1_1..conv5_1, style from growing layer sets
+    grid     Gatys Fig. 3: style layer sets (rows) by alpha/beta (columns)
+    ratios   Huang & Fuh sec. 8: the alpha sweep (alpha weighs the style there)
+    seeds    white noise with different seeds vs the content start
+    init     content / noise / style start
+    pooling  max vs average pooling
+    models   VGG16, VGG19 and AlexNet (those whose weights are available)
+    """
+    out = check_output_path(output)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"a figure sheet is a PNG: name the output {out.with_suffix('.png').name}")
+    record_path = out.with_suffix(".json")
+    check_output_path(record_path.with_suffix(".png"))  # same directory: writable
+    sheet = figure(name, content, style, ratios=_numbers(ratios, "--ratios"),
+                   alphas=_numbers(alphas, "--alphas"), weights=weights_file, progress=not quiet, **options)
+    record = sheet.info["stylesynth"]
+    save_image(sheet, out, record)
+    write_json(record_path, record)
+    click.echo(str(out))
+    if record["interrupted"]:
+        done = sum(1 for p in record["panels"] if p.get("done"))
+        click.echo(f"stylesynth: interrupted: saved the {done} panels done to {out}", err=True)
+        sys.exit(130)
 
 
 def _web_defaults() -> dict:

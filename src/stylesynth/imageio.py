@@ -307,6 +307,14 @@ def save_image(img: Any, path: str | os.PathLike, params: dict | None = None) ->
     return p
 
 
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write `data` as indented JSON, atomically (see _atomic_write)."""
+    p = Path(path)
+    text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+    _atomic_write(p, lambda fh: fh.write(text.encode("utf-8")))
+    return p
+
+
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
     """Write via a unique hidden temporary file in the same directory, then os.replace.
 

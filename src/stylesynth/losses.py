@@ -18,9 +18,13 @@ from torch import nn
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Eq. 3 divided by M: G_ij / M = mean over positions of F_i * F_j, shape (N, N)."""
-    flat = features.reshape(features.shape[1], -1)  # batch of one: (N_l, M_l)
-    return flat @ flat.T / flat.shape[1]
+    """Eq. 3 divided by M: G_ij / M = mean over positions of F_i * F_j, shape (N, N), float32.
+
+    Bfloat16 features (see FeatureExtractor.forward) are multiplied as they are, at twice the
+    float32 speed, with float32 accumulation."""
+    n = features.shape[1]
+    flat = features.permute(0, 2, 3, 1).reshape(-1, n)  # batch of one: (M_l, N_l), a view if NHWC
+    return (flat.T @ flat).float() / flat.shape[0]
 
 
 class ContentLoss(nn.Module):
@@ -31,7 +35,7 @@ class ContentLoss(nn.Module):
         self.register_buffer("target", target.detach())
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (features - self.target).pow(2).mean()
+        return 0.5 * (features.float() - self.target).pow(2).mean()
 
 
 class StyleLoss(nn.Module):

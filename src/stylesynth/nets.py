@@ -105,19 +105,29 @@ class FeatureExtractor(nn.Module):
         return layers
 
     def forward(self, image: torch.Tensor, layers: Iterable[str],
-                checkpoint_until: str | None = None) -> dict[str, torch.Tensor]:
+                checkpoint_until: str | None = None,
+                dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
         """The activations of `layers` for `image` (RGB in [0, 1]).
 
         With `checkpoint_until` (a layer name, e.g. "pool2"), the activations up to that layer
         are not kept for the backward pass but recomputed during it (gradient checkpointing):
         the large early feature maps dominate the memory of big images.
+        With `dtype` (torch.bfloat16, torch.float16) the network runs in that precision
+        (autocast) and returns activations of that dtype; the losses compute in float32 from
+        them (Gram products accumulate in float32).
         """
         layers = set(self.check_layers(layers))
         if not layers:
             return {}
+        if dtype is not None and dtype != torch.float32:
+            with torch.autocast(image.device.type, dtype=dtype):
+                out = self.forward(image, layers, checkpoint_until)
+            return out
         last = max(self.layer_names.index(name) for name in layers)
         out: dict[str, torch.Tensor] = {}
         x = (image - self.mean) / self.std
+        if image.device.type in ("cpu", "cuda"):  # oneDNN and cuDNN convolve NHWC faster
+            x = x.contiguous(memory_format=torch.channels_last)
         start = 0
         if checkpoint_until is not None and image.requires_grad:
             split = min(self.layer_names.index(checkpoint_until), last)
@@ -159,6 +169,33 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+def _cpu_has_native_bf16() -> bool:
+    """Whether the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX): only then is it faster."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The convolutions' dtype for `precision` on `device` (None: float32).
+
+    `auto` uses bfloat16 where the hardware runs it natively (about twice the speed of float32
+    here, with the same final objective: bench/README.md), else float32."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision '{precision}': choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        return torch.bfloat16 if device.type == "cpu" and _cpu_has_native_bf16() else None
+    return None if precision == "float32" else getattr(torch, precision)
+
+
 def set_threads(threads: int | None) -> None:
     """Use `threads` CPU threads for torch (default: torch's own choice, one per core)."""
     if threads is not None:
@@ -179,4 +216,7 @@ def load_network(arch: str = "vgg16", pooling: str = "max", device: str | torch.
     net.features.load_state_dict({k[len("features."):]: v for k, v in state.items()
                                   if k.startswith("features.")})
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    return net.to(dev)
+    net = net.to(dev)
+    if dev.type in ("cpu", "cuda"):
+        net = net.to(memory_format=torch.channels_last)
+    return net

@@ -26,7 +26,7 @@ from . import __version__
 from .errors import InputError, StylesynthError
 from .imageio import to_pil, to_tensor
 from .losses import ContentLoss, GuidedStyleLoss, StyleLoss, TVLoss, gram_matrix
-from .nets import IMAGENET_MEAN, FeatureExtractor, load_network, set_threads
+from .nets import IMAGENET_MEAN, FeatureExtractor, load_network, pick_dtype, set_threads
 from .optimize import OPTIMIZERS, Step, optimize
 
 DEFAULT_CONTENT_LAYERS = "conv4_2"
@@ -121,9 +121,10 @@ class GatysObjective:
         style_layers = set(self.style).union(*[set(r) for r in self.regions])
         self.layers = sorted(set(self.content) | style_layers, key=net.layer_names.index)
         self.checkpoint_until: str | None = None  # see FeatureExtractor.forward
+        self.dtype: torch.dtype | None = None  # the convolutions' precision (None: float32)
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        features = self.net(image, self.layers, checkpoint_until=self.checkpoint_until)
+        features = self.net(image, self.layers, checkpoint_until=self.checkpoint_until, dtype=self.dtype)
         parts: dict[str, float] = {}
         total = image.new_zeros(())
         content = image.new_zeros(())
@@ -191,14 +192,20 @@ NOISE_STD = 0.05
 
 # Coarse-to-fine schedules (Gatys et al. 2017, "Controlling Perceptual Factors"): optimize at
 # a small scale, upsample the result as the next scale's start, finish at the requested size.
-# Each preset: iterations per scale, coarse to fine (scales double in size). Chosen by
-# measurement: bench/README.md.
+# A preset is [iterations at the first scale, iterations at each finer scale]; scales double.
+# Where the pyramid starts was chosen by measurement (bench/README.md): from an image (the
+# content, by default) a single scale up to BASE_SIDE px reaches a lower final objective in the
+# same time than any pyramid through smaller scales, so larger outputs are composed at about
+# BASE_SIDE px and then refined. From white noise, the small scales lay out the large
+# structures cheaply, so the pyramid starts at NOISE_BASE_SIDE px.
 PRESETS = {
-    "draft": [60, 20],
-    "fast": [150, 50, 12],
-    "quality": [300, 150, 60, 30],
-    "classic": [500],  # single scale, as jcjohnson/neural-style and the PyTorch tutorial
+    "draft": [30, 10],
+    "fast": [75, 20],
+    "quality": [300, 60],
+    "classic": [500],  # always a single scale, as jcjohnson/neural-style and the PyTorch tutorial
 }
+BASE_SIDE = 512
+NOISE_BASE_SIDE = 128
 MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
 
 
@@ -213,6 +220,7 @@ class RunOptions:
     threads: int | None = None
     weights: str | None = None  # explicit weights file (else the resolver's order)
     optimizer: str = "lbfgs"
+    precision: str = "auto"  # the convolutions': auto (bfloat16 where native), float32, bfloat16, float16
     preset: str = "fast"  # a key of PRESETS: scales and iterations per scale
     scales: int | None = None  # number of scales (1: single scale); None: the preset's
     iterations: int | str | list[int] | None = None  # per scale: N for each, or "a,b,c" coarse to fine
@@ -250,7 +258,8 @@ class RunOptions:
                                           and (value > 0 if strict else value >= 0)):
                 raise InputError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value}")
 
-    def schedule(self, out_size: tuple[int, int], minimum: int) -> list[tuple[tuple[int, int], int]]:
+    def schedule(self, out_size: tuple[int, int], minimum: int,
+                 from_noise: bool = False) -> list[tuple[tuple[int, int], int]]:
         """[((width, height), iterations), ...] from the coarsest scale to `out_size`."""
         iterations = self.iterations
         if isinstance(iterations, str):
@@ -266,24 +275,31 @@ class RunOptions:
         if isinstance(iterations, list):
             if scales is not None and scales != len(iterations):
                 raise InputError(f"{len(iterations)} iteration counts for {scales} scales")
+            scales = len(iterations)
+        preset = PRESETS[self.preset]
+        if scales is None:
+            base = NOISE_BASE_SIDE if from_noise else BASE_SIDE
+            scales = 1 if len(preset) == 1 else 1 + max(0, round(math.log2(max(out_size) / base)))
+        width, height = out_size
+        sizes = []
+        for k in range(scales):
+            factor = 2 ** (scales - 1 - k)
+            size = (max(1, round(width / factor)), max(1, round(height / factor)))
+            if factor > 1 and (max(size) < MIN_SCALE_SIDE or min(size) < minimum):
+                if isinstance(iterations, list):
+                    iterations = iterations[1:]  # this scale's count goes with it
+                continue  # too small to say anything: start at the next scale
+            sizes.append(size)
+        if isinstance(iterations, list):
             counts = iterations
+        elif iterations is not None:
+            counts = [iterations] * len(sizes)
         else:
-            preset = PRESETS[self.preset]
-            scales = scales or len(preset)
-            counts = [iterations] * scales if iterations is not None else (
-                preset[-scales:] if scales <= len(preset) else [preset[0]] * (scales - len(preset)) + preset)
+            counts = [preset[0]] + [preset[-1]] * (len(sizes) - 1)
         for n in counts:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise InputError(f"iterations must be at least 1, got {n}")
-        width, height = out_size
-        plan = []
-        for k, n in enumerate(counts):
-            factor = 2 ** (len(counts) - 1 - k)
-            size = (max(1, round(width / factor)), max(1, round(height / factor)))
-            if factor > 1 and (max(size) < MIN_SCALE_SIDE or min(size) < minimum):
-                continue  # too small to say anything: start at the next scale
-            plan.append((size, n))
-        return plan
+        return list(zip(sizes, counts))
 
 
 MAX_SIZE = 8192
@@ -450,6 +466,16 @@ def _start_image(init: str | Image.Image, size: tuple[int, int], content, style,
     raise InputError(f"unknown init '{init}': use noise, content, style or an image path")
 
 
+def _upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return torch.nn.functional.interpolate(image, size=(size[1], size[0]), mode="bicubic",
+                                           align_corners=False).clamp(0, 1)
+
+
+def _downsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return torch.nn.functional.interpolate(image, size=(size[1], size[0]), mode="bilinear",
+                                           align_corners=False, antialias=True)
+
+
 def _fingerprint(mode, out_size, options, weights, content, style, content_layers, style_layers,
                  init) -> str:
     """What makes two runs the same run: a checkpoint resumes only the run that wrote it."""
@@ -534,8 +560,9 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     if min(out_size) < minimum:
         raise InputError(f"the output would be {out_size[0]}x{out_size[1]} px, too small for layer "
                          f"{net.layer_names[deepest]} (it needs {minimum} px a side): use a larger --size")
-    plan = options.schedule(out_size, minimum)
+    plan = options.schedule(out_size, minimum, from_noise=isinstance(init, str) and init == "noise")
     checkpoint_until = plan_memory(options, out_size, layers) if device.type == "cpu" else None
+    dtype = pick_dtype(options.precision, device)
 
     # Progress counts work, not iterations: an iteration costs in proportion to its pixels.
     cost = [size[0] * size[1] * n for size, n in plan]
@@ -545,6 +572,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     done = {"iterations": 0, "work": 0.0}
     start = time.perf_counter()
     image = None
+    previous = None  # the last scale's size
     result = None
     try:
         for index, (size, iterations) in enumerate(plan):
@@ -576,11 +604,17 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                 content_targets(net, content_t, content_layers) if content_layers else None,
                 global_style, regions)
             objective.checkpoint_until = checkpoint_until
+            objective.dtype = dtype
             if image is None:
                 image = _start_image(init, size, content, style, generator)
             else:
-                image = torch.nn.functional.interpolate(image, size=(size[1], size[0]), mode="bicubic",
-                                                        align_corners=False).clamp(0, 1)
+                image = _upsample(image.cpu(), size)
+                if not (isinstance(init, str) and init == "noise"):
+                    # The start image's detail that the coarser scale could not hold (a Laplacian
+                    # pyramid level): from a photo, the result keeps its fine structure.
+                    detail = _start_image(init, size, content, style, generator)
+                    image = (image + detail - _upsample(_downsample(detail, previous), size)).clamp(0, 1)
+            previous = size
             image = image.to(device)
             per_iteration = cost[index] / iterations / sum(cost) * 100
 
@@ -623,13 +657,14 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     if image.shape[-2:] != (height, width):  # interrupted at a coarse scale: deliver the size asked
         image = torch.nn.functional.interpolate(image, size=(height, width), mode="bicubic",
                                                 align_corners=False).clamp(0, 1)
-    image = to_pil(result.image)
+    image = to_pil(image)
     image.info["stylesynth"] = {
         "mode": mode,
         "version": __version__,
         **(record or {}),
         "size": [width, height],
         "model": options.model, "pooling": options.pooling, "optimizer": options.optimizer,
+        "precision": str(dtype or torch.float32).removeprefix("torch."),
         "preset": options.preset, "schedule": [[list(size), n] for size, n in plan],
         "iterations": total_iterations, "lr": options.lr, "seed": seed,
         "init": init if isinstance(init, str) else "image",
