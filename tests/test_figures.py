@@ -5,7 +5,9 @@ papers describe must hold even so."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 from PIL import Image
@@ -100,6 +102,21 @@ def test_seeds_init_and_pooling_sheets(tmp_path):
     _, pooling = render(tmp_path, "pooling", "--size", "96", "--iterations", "5")
     assert [p["params"]["pooling"] for p in results(pooling)] == ["max", "avg"]
     assert [p["caption"] for p in results(pooling)] == ["max pooling", "avg pooling"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:  # progress bars are drawn on terminals only
+        return True
+
+
+def test_sheet_progress_counts_panels_with_an_eta(tmp_path, monkeypatch):
+    out = tmp_path / "pooling.png"
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert run_cli(["figure", "pooling", "--content", CONTENT, "--style", STYLE, "-o", out,
+                    "--size", "64", "--iterations", "3"]) == 0
+    err = sys.stderr.getvalue()
+    assert "figure pooling" in err and "2.0/2 panels" in err and "panel 2/2: avg pooling" in err
+    assert "<00:00" in err  # tqdm's elapsed<remaining
 
 
 def test_models_sheet_shows_each_network_with_weights(tmp_path, capsys):

@@ -352,7 +352,8 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("--scales", type=int, default=None, help="Coarse-to-fine scales [default: the preset's].")
 @click.option("--iterations", default=None, metavar="N|N1,N2,..", help="Iterations per scale [default: the preset's].")
 @click.option("--init", type=click.Choice(list(INITS)), default=None,
-              help="Start of every panel [default: white noise for layers, grid and ratios; the content otherwise].")
+              help="Start of every panel but in seeds and init, which vary it [default: white noise "
+              "for layers, grid and ratios; the content otherwise].")
 @click.option("--ratios", default=",".join(f"{r:g}" for r in _default(figure, "ratios")), show_default=True,
               help="grid: the columns' alpha/beta.")
 @click.option("--alphas", default=",".join(f"{a:g}" for a in _default(figure, "alphas")), show_default=True,

@@ -59,8 +59,9 @@ from .jobs import Settings as JobSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-# The engine's presets (coarse-to-fine schedules); the value shown is the total iterations.
-PRESETS = {name: sum(counts) for name, counts in ENGINE_PRESETS.items() if name != "classic"}
+# The engine's presets (coarse-to-fine schedules); the value shown is the first scale's
+# iterations: all of them up to 512 px from the photo (synthesis.BASE_SIDE).
+PRESETS = {name: counts[0] for name, counts in ENGINE_PRESETS.items() if name != "classic"}
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 FIELDS = ("content", "style", "style_weight", "size", "ratio", "preset", "iterations",
           "content_layers", "style_layers", "preserve_colors", "seed")
