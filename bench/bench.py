@@ -137,13 +137,15 @@ def run_transfer(**options) -> dict:
 
 def peak_rss(size: int, runs: int = 3) -> dict:
     """Peak resident memory of a transfer at `size` (two iterations at the finest scale), each
-    run in a fresh process so that earlier runs do not count; the largest of `runs` (oneDNN's
-    choice of kernels, and with it its scratch memory, varies from process to process)."""
+    run in a fresh process so that earlier runs do not count; the largest of `runs`.
+
+    The child reads its own high-water mark VmHWM from /proc: getrusage's ru_maxrss survives
+    exec, so a child started by this (large) process would report this process's peak."""
     code = (
-        "import resource, stylesynth, sys\n"
+        "import stylesynth\n"
         f"stylesynth.transfer({str(CONTENT)!r}, {str(STYLE)!r}, size={size}, scales=1, iterations=2,"
         " progress=False, device='cpu', cache_targets=False)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n")
     start = time.perf_counter()
     peaks = []
     for _ in range(runs):
