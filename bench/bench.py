@@ -1,6 +1,6 @@
 """Style-transfer benchmark: per-evaluation efficiency, classic recipe vs presets, peak memory.
 
-    python bench/bench.py                 # everything (about 25 minutes on 2 CPU cores)
+    python bench/bench.py                 # the table (about 20 minutes on 2 CPU cores)
     python bench/bench.py --only eval,rss # some sections: eval, classic, presets, rss, schedules
 
 Prints a table and writes it as JSON to bench/results/<date>-<host>.json. All runs transfer
