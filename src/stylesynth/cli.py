@@ -96,6 +96,12 @@ def _size_option():
                         help="Long side of the output in pixels ('original': the content's, transfer only).")
 
 
+def _precision_option():
+    return click.option("--precision", type=click.Choice(PRECISIONS), default=RUN_DEFAULTS["precision"],
+                        show_default=True, help="The network's arithmetic: auto is bfloat16 where the "
+                        "hardware has it (about twice as fast), else float32.")
+
+
 def run_options(command):
     """The options of the Gatys modes, with defaults read from RunOptions."""
     return _apply([
@@ -111,9 +117,7 @@ def run_options(command):
         click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
                      show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
         click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
-        click.option("--precision", type=click.Choice(PRECISIONS), default=RUN_DEFAULTS["precision"],
-                     show_default=True, help="The network's arithmetic: auto is bfloat16 where the "
-                     "hardware has it (about twice as fast), else float32."),
+        _precision_option(),
         click.option("--tv-weight", type=float, default=RUN_DEFAULTS["tv_weight"], show_default=True,
                      help="Total-variation smoothness weight."),
         click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -313,6 +317,7 @@ def _dream_options(command):
         click.option("--jitter", type=int, default=_default(dream, "jitter"), show_default=True,
                      help="Random shift of each step, up to this many px."),
         _size_option(),
+        _precision_option(),
         *_common_options(),
     ]
     for option in reversed(options):
@@ -366,7 +371,7 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"], show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=RUN_DEFAULTS["device"],
               show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default=RUN_DEFAULTS["precision"], show_default=True)
+@_precision_option()
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
               help="Network weights file (torchvision .pth) for --model.")

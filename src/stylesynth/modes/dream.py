@@ -33,7 +33,7 @@ from tqdm import tqdm
 from .. import __version__
 from ..errors import InputError
 from ..imageio import open_image, to_pil, to_tensor
-from ..nets import layer_names, set_threads
+from ..nets import layer_names, pick_dtype, set_threads
 from ..optimize import Step, optimize
 from ..synthesis import _min_side, _network, _resize, output_size
 from .inputs import run_options, source_names
@@ -95,6 +95,7 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     set_threads(opts.threads)
     net = _network(opts.model, opts.pooling, opts.device, str(opts.weights) if opts.weights else None)
     device = next(net.buffers()).device
+    dtype = pick_dtype(opts.precision, device)  # the ascent's arithmetic; reports are float32
     seed = opts.seed if opts.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
     generator = torch.Generator().manual_seed(seed)
 
@@ -125,7 +126,7 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     def objective(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         dx, dy = (torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
                   if jitter else (0, 0))
-        features = net(torch.roll(x, shifts=(dy, dx), dims=(2, 3)), [layer])[layer]
+        features = net(torch.roll(x, shifts=(dy, dx), dims=(2, 3)), [layer], dtype=dtype)[layer].float()
         value = activation(features)
         # A channel ascends on its pre-ReLU mean: a gradient even where it is silent.
         target = features[:, channel].mean() if channel is not None else value
@@ -204,6 +205,7 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
         "interrupted": interrupted,
         "warning": warning,
         "device": str(device),
+        "precision": str(dtype or torch.float32).removeprefix("torch."),
     }
     output.info["stylesynth_history"] = history
     return output
