@@ -11,11 +11,13 @@ from stylesynth.nets import FeatureExtractor
 from stylesynth.synthesis import CONTENT_SCALE, GatysObjective, Weights, parse_layers
 
 
-def test_content_loss_is_eq1_per_entry():
+def test_content_loss_is_eq1_relative_to_the_targets_energy():
     torch.manual_seed(0)
     p, f = torch.randn(1, 8, 5, 7), torch.randn(1, 8, 5, 7)
     eq1 = 0.5 * sum((f.flatten()[k] - p.flatten()[k]) ** 2 for k in range(f.numel()))
-    assert ContentLoss(p)(f).item() == pytest.approx(eq1.item() / (8 * 35), rel=1e-5)
+    energy = 0.5 * sum(p.flatten()[k] ** 2 for k in range(p.numel()))
+    assert ContentLoss(p)(f).item() == pytest.approx(eq1.item() / energy.item(), rel=1e-5)
+    assert ContentLoss(p)(p).item() == 0 and ContentLoss(p)(0 * p).item() == pytest.approx(1.0)
 
 
 def test_gram_is_eq3_over_m():
@@ -26,14 +28,15 @@ def test_gram_is_eq3_over_m():
     assert torch.allclose(gram_matrix(f), expected / 15, atol=1e-5)
 
 
-def test_style_loss_equals_eq4_when_sizes_match():
+def test_style_loss_is_eq4_relative_to_the_targets_energy_when_sizes_match():
     torch.manual_seed(2)
     a, f = torch.randn(1, 6, 4, 4), torch.randn(1, 6, 4, 4)
     n, m = 6, 16
     g_raw = f.reshape(n, m) @ f.reshape(n, m).T
     a_raw = a.reshape(n, m) @ a.reshape(n, m).T
     eq4 = ((g_raw - a_raw) ** 2).sum() / (4 * n**2 * m**2)
-    assert StyleLoss(gram_matrix(a))(f).item() == pytest.approx(eq4.item(), rel=1e-5)
+    energy = (a_raw ** 2).sum() / (4 * n**2 * m**2)  # Eq. 4 of a blank image against A
+    assert StyleLoss(gram_matrix(a))(f).item() == pytest.approx((eq4 / energy).item(), rel=1e-5)
 
 
 def test_style_loss_compares_different_sizes_by_statistics():

@@ -19,7 +19,7 @@ from PIL import Image
 
 import stylesynth
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.synthesis import (DEFAULT_STYLE_LAYERS, GatysObjective, RunOptions, Weights, _network,
+from stylesynth.synthesis import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, GatysObjective, RunOptions, Weights, _network,
                                   content_targets, parse_layers, style_targets)
 
 from conftest import CONTENT, STYLE, run_cli
@@ -41,7 +41,7 @@ def reference_losses(result: Image.Image, content_path, style_path, ratio=1e-3):
     style_img = load_image(style_path, 128)
     objective = GatysObjective(
         net, Weights(ratio, 1.0),
-        content_targets(net, [(to_tensor(content), 1.0)], parse_layers("conv4_2")),
+        content_targets(net, [(to_tensor(content), 1.0)], parse_layers(DEFAULT_CONTENT_LAYERS)),
         style_targets(net, [(to_tensor(style_img), 1.0)], parse_layers(DEFAULT_STYLE_LAYERS)))
     losses = {}
     with torch.no_grad():
@@ -68,23 +68,25 @@ def test_reconstruct_conv2_2_and_fidelity_falls_with_depth():
 def test_transfer_matches_style_and_content_at_defaults():
     out = stylesynth.transfer(CONTENT, STYLE, size=128, seed=0, progress=False)  # the default preset
     losses = reference_losses(out, CONTENT, STYLE)
-    assert losses["result"]["style"] <= 0.5 * losses["content"]["style"]
-    assert losses["result"]["content"] <= 0.5 * losses["style"]["content"]
+    # Painted: far nearer the painting's statistics than the photo is, and still nearer the
+    # photo's layout than the painting is (the judge's numbers: tests/test_evaluate.py).
+    assert losses["result"]["style"] <= 0.2 * losses["content"]["style"]
+    assert losses["result"]["content"] <= 0.9 * losses["style"]["content"]
     record = out.info["stylesynth"]
-    assert record["ratio"] == 1e-3 and record["init"] == "content" and record["preset"] == "fast"
-    assert record["schedule"] == [[[128, 96], 75]]  # from the photo: one scale up to 512 px
-    assert record["iterations_done"] == 75
+    assert record["ratio"] == 1e-3 and record["init"] == "palette" and record["preset"] == "fast"
+    assert record["schedule"] == [[[64, 48], 64], [[128, 96], 10]]  # always a coarser scale first
+    assert record["iterations_done"] == 74
 
 
 @pytest.mark.parametrize("size, from_noise, preset, expected", [
-    ((512, 384), False, "fast", [((512, 384), 75)]),
-    ((600, 400), False, "fast", [((600, 400), 75)]),
-    ((1024, 768), False, "fast", [((512, 384), 75), ((1024, 768), 20)]),
-    ((2048, 1536), False, "fast", [((512, 384), 75), ((1024, 768), 20), ((2048, 1536), 20)]),
+    ((512, 384), False, "fast", [((256, 192), 64), ((512, 384), 10)]),
+    ((600, 400), False, "fast", [((300, 200), 64), ((600, 400), 10)]),
+    ((256, 192), False, "fast", [((128, 96), 64), ((256, 192), 10)]),
+    ((2048, 1536), False, "fast", [((256, 192), 64), ((512, 384), 10), ((1024, 768), 10), ((2048, 1536), 10)]),
     ((2048, 1536), False, "classic", [((2048, 1536), 500)]),
-    ((512, 384), True, "fast", [((128, 96), 75), ((256, 192), 20), ((512, 384), 20)]),
-    ((512, 384), True, "draft", [((128, 96), 30), ((256, 192), 10), ((512, 384), 10)]),
-    ((96, 64), True, "fast", [((96, 64), 75)]),
+    ((512, 384), True, "fast", [((128, 96), 64), ((256, 192), 10), ((512, 384), 10)]),
+    ((512, 384), True, "draft", [((128, 96), 30), ((256, 192), 5), ((512, 384), 5)]),
+    ((96, 64), True, "fast", [((96, 64), 64)]),
 ])
 def test_preset_schedules(size, from_noise, preset, expected):
     assert RunOptions(preset=preset).schedule(size, 16, from_noise) == expected
@@ -92,7 +94,7 @@ def test_preset_schedules(size, from_noise, preset, expected):
 
 def test_schedule_skips_too_small_scales_and_keeps_the_first_scale_budget():
     # 4 scales of 128 px: 16 and 32 px are too small; the first kept scale gets the first count.
-    assert RunOptions(scales=4).schedule((128, 96), 16) == [((64, 48), 75), ((128, 96), 20)]
+    assert RunOptions(scales=4).schedule((128, 96), 16) == [((64, 48), 64), ((128, 96), 10)]
     # An explicit list drops the counts of the scales it skips.
     assert RunOptions(iterations="9,8,7").schedule((128, 96), 16) == [((64, 48), 8), ((128, 96), 7)]
 
@@ -141,7 +143,7 @@ def test_cli_transfer_writes_image_params_json_snapshots_and_plot(tmp_path, caps
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["output"] == str(out) and summary["iterations"] == 6 and summary["seed"] == 5
-    assert set(summary["losses"]) >= {"total", "content", "style", "content/conv4_2", "style/conv5_1"}
+    assert set(summary["losses"]) >= {"total", "content", "style", "content/relu4_2", "style/relu5_1"}
     params = stylesynth.read_params(out)
     assert params["seed"] == 5 and params["mode"] == "transfer" and params["losses"] == summary["losses"]
     assert Image.open(out).size == (96, 72)
@@ -154,7 +156,7 @@ def test_cli_unknown_layer_lists_valid_ones_and_writes_nothing(tmp_path, capsys)
     code = run_cli(["transfer", CONTENT, STYLE, "-o", out, "--size", "64", "--style-layers", "conv9_9"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and "conv9_9" in err and "conv4_2" in err
+    assert err.count("\n") == 1 and "conv9_9" in err and "relu4_2" in err
     assert not out.exists()
 
 

@@ -184,7 +184,8 @@ def test_alexnet_normalization_and_stride():
     x = torch.rand(1, 3, 67, 67)
     conv = net.features[0]
     expected = F.conv2d((x - MEAN) / STD, conv.weight, conv.bias, stride=4, padding=2)
-    assert torch.allclose(net(x, ["conv1"])["conv1"], expected, atol=1e-6, rtol=0)
+    # 363-term sums, channels-last (oneDNN) vs NCHW: they round differently at ~1e-6 on AVX2
+    assert torch.allclose(net(x, ["conv1"])["conv1"], expected, atol=1e-5, rtol=0)
 
 
 def test_normalization_constants_are_buffers_not_parameters():

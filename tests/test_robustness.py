@@ -296,7 +296,7 @@ CASES = [
     Case("a million scales", good("--scales", "1000000"), 2, ("scales must be a whole number", "at most")),
     Case("seed beyond 64 bits", good("--seed", str(10**30)), 2, ("seed must be a whole number",)),
     Case("a million threads", good("--threads", "1000000"), 2, ("threads must be a whole number", "at most")),
-    Case("unknown --init", good("--init", "sparkles"), 2, ("unknown init 'sparkles'", "noise, content, style")),
+    Case("unknown --init", good("--init", "sparkles"), 2, ("unknown init 'sparkles'", "palette, content, noise, style")),
     Case("'--debug' as an option's value", good("--init", "--debug"), 2, ("unknown init '--debug'",)),
     # -- transfer's artist controls
     Case("no style image", per_command(transfer=["transfer", "in/photo.jpg"]), 2, ("no style image",)),
@@ -514,13 +514,13 @@ def test_unusual_input_works(name, make, command, options, expected, workspace, 
 
 
 def test_too_small_for_a_wide_image_names_the_fix(workspace, capsys, monkeypatch):
-    """4000x200 (20:1) needs 16 px a side for conv5_1: --size 300 (300x15) is refused, asking for
+    """4000x200 (20:1) needs 16 px a side for relu5_1: --size 300 (300x15) is refused, asking for
     a larger --size; --size 320 (320x16) works."""
     real = stylesynth.synthesis.optimize
     monkeypatch.setattr(stylesynth.synthesis, "optimize", _must_not_optimize)
     code = run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "300"])
     err = capsys.readouterr().err
-    assert code == 2 and "300x15 px, too small for layer conv5_1 (it needs 16 px a side)" in err
+    assert code == 2 and "300x15 px, too small for layer relu5_1 (it needs 16 px a side)" in err
     assert "use a larger --size" in err and not (workspace / OUT).exists()
     monkeypatch.setattr(stylesynth.synthesis, "optimize", real)
     assert run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "320",

@@ -3,11 +3,13 @@
 The Python API: `transfer(content, style, **options)`, `texture(style, **options)` and
 `reconstruct(image, **options)` return a PIL image whose `info["stylesynth"]` records every
 parameter and the final losses; `save_image(image, path, image.info["stylesynth"])` keeps them.
+`evaluate(content, style, *results)` scores results with the neutral judge (a `Score` each).
 """
 
 __version__ = "0.1.0"
 
 from .errors import InputError, StylesynthError  # noqa: E402
+from .evaluate import Score, evaluate  # noqa: E402
 from .imageio import load_image, open_image, read_params, save_image  # noqa: E402
 from .modes import dream, figure, reconstruct, texture, transfer  # noqa: E402
 from .nets import FeatureExtractor, load_network  # noqa: E402
@@ -15,4 +17,4 @@ from .synthesis import RunOptions  # noqa: E402
 
 __all__ = ["__version__", "InputError", "StylesynthError", "load_image", "open_image", "read_params",
            "save_image", "dream", "figure", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",
-           "RunOptions"]
+           "RunOptions", "Score", "evaluate"]

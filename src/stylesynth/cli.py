@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .errors import InputError, StylesynthError
+from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.figures import FIGURES, INITS, figure
@@ -182,7 +183,7 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
 @cli.command("reconstruct")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE[:WEIGHT]...")
 @click.option("--layer", default=_default(reconstruct, "layer"), show_default=True,
-              help="Layer(s) to match, e.g. conv2_2 or conv2_2:0.5,conv4_2:0.5.")
+              help="Layer(s) to match, e.g. relu2_2 or relu2_2:0.5,relu4_2:0.5.")
 @click.option("--init", default=_default(reconstruct, "init"), show_default=True,
               help="noise, or an image path to start from.")
 @run_options
@@ -197,7 +198,7 @@ def reconstruct_command(images, **options):
 @cli.command("texture")
 @click.argument("styles", nargs=-1, required=True, metavar="STYLE[:WEIGHT]...")
 @click.option("--layers", default=_default(texture, "layers"), show_default=True,
-              help="Style layers, optionally weighted: conv1_1:0.5,conv2_1:0.5.")
+              help="Style layers, optionally weighted: relu1_1:0.5,relu2_1:0.5.")
 @click.option("--out-size", default=None, metavar="WxH", help="Output size (default: the style's).")
 @click.option("--init", default=_default(texture, "init"), show_default=True,
               help="noise, or an image path to start from.")
@@ -219,9 +220,9 @@ def texture_command(styles, **options):
 @click.option("--style-weight", type=float, default=None, help="beta (instead of --ratio).")
 @click.option("--content-layers", default=_default(transfer, "content_layers"), show_default=True)
 @click.option("--style-layers", default=_default(transfer, "style_layers"), show_default=True,
-              help="Optionally weighted: conv1_1:0.2,conv2_1:0.2,...")
+              help="Optionally weighted: relu1_1:0.2,relu2_1:0.2,...")
 @click.option("--init", default=_default(transfer, "init"), show_default=True,
-              help="content, noise, style, or an image path.")
+              help="palette (the photo in the painting's colours), content, noise, style, or an image path.")
 @click.option("--preserve-colors", type=click.Choice(["none", "luminance", "histogram"]),
               default=_default(transfer, "preserve_colors"), show_default=True,
               help="Keep the photo's colours: transfer luminance only, or match the style's colours first.")
@@ -358,7 +359,7 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("--iterations", default=None, metavar="N|N1,N2,..", help="Iterations per scale [default: the preset's].")
 @click.option("--init", type=click.Choice(list(INITS)), default=None,
               help="Start of every panel but in seeds and init, which vary it [default: white noise "
-              "for layers, grid and ratios; the content otherwise].")
+              "for layers, grid and ratios; the palette start otherwise].")
 @click.option("--ratios", default=",".join(f"{r:g}" for r in _default(figure, "ratios")), show_default=True,
               help="grid: the columns' alpha/beta.")
 @click.option("--alphas", default=",".join(f"{a:g}" for a in _default(figure, "alphas")), show_default=True,
@@ -384,7 +385,7 @@ def figure_command(name, content, style, output, ratios, alphas, weights_file, q
     grid     Gatys Fig. 3: style layer sets (rows) by alpha/beta (columns)
     ratios   Huang & Fuh sec. 8: the alpha sweep (alpha weighs the style there)
     seeds    white noise with different seeds vs the content start
-    init     content / noise / style start
+    init     palette / content / noise / style start
     pooling  max vs average pooling
     models   VGG16, VGG19 and AlexNet (those whose weights are available)
     """
@@ -403,6 +404,28 @@ def figure_command(name, content, style, output, ratios, alphas, weights_file, q
         done = sum(1 for p in record["panels"] if p.get("done"))
         click.echo(f"stylesynth: interrupted: saved the {done} panels done to {out}", err=True)
         sys.exit(130)
+
+
+@cli.command("evaluate")
+@click.argument("content")
+@click.argument("style")
+@click.argument("results", nargs=-1, required=True, metavar="RESULT...")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
+              help="AlexNet weights file with the LPIPS layers [default: the cache's].")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+def evaluate_command(content, style, results, weights_file, as_json):
+    """Score each RESULT against the photo CONTENT and the painting STYLE with the neutral judge.
+
+    content: LPIPS-AlexNet to the photo (0: the photo); style: relative Gram distance over AlexNet
+    relu1..relu5 to the painting (0: the painting). Lower is better for both."""
+    scores = evaluate(content, style, *results, weights=weights_file)
+    if as_json:
+        click.echo(json.dumps([{"result": r, "content": s.content, "style": s.style}
+                               for r, s in zip(results, scores)]))
+        return
+    width = max(len(r) for r in results)
+    for r, s in zip(results, scores):
+        click.echo(f"{r:<{width}}  content {s.content:.3f}  style {s.style:.3f}")
 
 
 def _web_defaults() -> dict:

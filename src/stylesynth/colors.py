@@ -66,8 +66,8 @@ def match_histogram(style: Image.Image, content: Image.Image) -> Image.Image:
     s = np.asarray(style, dtype=np.float64).reshape(-1, 3)
     c = np.asarray(content, dtype=np.float64).reshape(-1, 3)
     mu_s, mu_c = s.mean(0), c.mean(0)
-    cov_s = np.cov(s, rowvar=False) + 1e-3 * np.eye(3)
-    cov_c = np.cov(c, rowvar=False) + 1e-3 * np.eye(3)
+    cov_s = np.cov(s, rowvar=False, bias=True) + 1e-3 * np.eye(3)  # bias: one pixel has 0, not NaN
+    cov_c = np.cov(c, rowvar=False, bias=True) + 1e-3 * np.eye(3)
     transform = _sqrtm(cov_c) @ np.linalg.inv(_sqrtm(cov_s))
     out = (s - mu_s) @ transform.T + mu_c
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(

@@ -1,13 +1,16 @@
 """The loss terms of Gatys et al. (../shared/seeds, Methods), each one short class.
 
-Normalization (so that a ratio alpha/beta means the same at every image size):
+Normalization (docs/normalization.md says why, with the measurements):
 
-* Content, Eq. 1, is 1/2 sum (F - P)^2. That sum grows with the number of feature entries
-  N_l * M_l, i.e. with the image area, while the style term does not. We divide it by N_l * M_l:
-  ``ContentLoss = 1/2 mean (F - P)^2``.
-* Style, Eq. 4, is 1/(4 N_l^2 M_l^2) sum (G - A)^2, already independent of the size. We compute it
-  as 1/(4 N_l^2) sum (G/M_x - A/M_a)^2, which equals Eq. 4 when generated and style images have
-  the same size and also lets them differ (a texture larger than its swatch).
+* Content, Eq. 1, is 1/2 sum (F - P)^2. We divide it by sum P^2: ``ContentLoss = |F - P|^2 /
+  |P|^2``, the relative error of the layer's activations (0 for the photo, about 1 for a blank
+  image), the same at every image size and on every network.
+* Style, Eq. 4, is 1/(4 N_l^2 M_l^2) sum (G - A)^2. Taken literally on an ImageNet network the
+  deep layers' terms are hundreds of times the shallow ones' (their activations are larger),
+  so the colour and brush-stroke statistics of the first layers get no say. We divide each
+  layer's sum by sum A^2 instead: ``StyleLoss = |G - A|^2 / |A|^2``, the relative error of the
+  layer's Gram matrix, so each layer counts as its weight w_l says. G is F F^T / M (the mean
+  over positions), which also lets the generated and style images differ in size.
 * Eq. 5 sums E_l with weights w_l; Eq. 7 is alpha * content + beta * style.
 """
 
@@ -27,27 +30,33 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return (flat.T @ flat).float() / flat.shape[0]
 
 
+def relative_error(x: torch.Tensor, target: torch.Tensor, target_energy: torch.Tensor) -> torch.Tensor:
+    """|x - target|^2 / |target|^2, with the target's energy computed once."""
+    return (x - target).pow(2).sum() / target_energy
+
+
 class ContentLoss(nn.Module):
-    """Eq. 1 per feature entry: 1/2 mean (F - P)^2 against the target activations P."""
+    """Eq. 1, relative: |F - P|^2 / |P|^2 against the target activations P."""
 
     def __init__(self, target: torch.Tensor):
         super().__init__()
-        self.register_buffer("target", target.detach())
+        self.register_buffer("target", target.detach().float())
+        self.register_buffer("energy", self.target.pow(2).sum().clamp_min(1e-12))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (features.float() - self.target).pow(2).mean()
+        return relative_error(features.float(), self.target, self.energy)
 
 
 class StyleLoss(nn.Module):
-    """Eq. 4: 1/(4 N^2) sum (G/M - A/M_a)^2 against the target's normalized Gram matrix A/M_a."""
+    """Eq. 4, relative: |G/M - A/M_a|^2 / |A/M_a|^2 against the target's Gram matrix A/M_a."""
 
     def __init__(self, target_gram: torch.Tensor):
         super().__init__()
-        self.register_buffer("target", target_gram.detach())
+        self.register_buffer("target", target_gram.detach().float())
+        self.register_buffer("energy", self.target.pow(2).sum().clamp_min(1e-12))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        n = features.shape[1]
-        return (gram_matrix(features) - self.target).pow(2).sum() / (4 * n * n)
+        return relative_error(gram_matrix(features), self.target, self.energy)
 
 
 class TVLoss(nn.Module):
@@ -66,7 +75,8 @@ class GuidedStyleLoss(nn.Module):
 
     def __init__(self, target_gram: torch.Tensor, mask: torch.Tensor):
         super().__init__()
-        self.register_buffer("target", target_gram.detach())
+        self.register_buffer("target", target_gram.detach().float())
+        self.register_buffer("energy", self.target.pow(2).sum().clamp_min(1e-12))
         self.register_buffer("mask", mask.detach())  # 1x1xHxW at the image's resolution
         self._resized: dict[tuple[int, int], torch.Tensor] = {}
 
@@ -76,6 +86,6 @@ class GuidedStyleLoss(nn.Module):
             self._resized[size] = nn.functional.interpolate(self.mask, size=size, mode="area")
         m = self._resized[size]
         n = features.shape[1]
-        flat = (features * m).reshape(n, -1)
+        flat = (features.float() * m).reshape(n, -1)
         gram = flat @ flat.T / m.pow(2).sum().clamp_min(1e-8)
-        return (gram - self.target).pow(2).sum() / (4 * n * n)
+        return relative_error(gram, self.target, self.energy)

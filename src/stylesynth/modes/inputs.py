@@ -9,7 +9,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..imageio import open_image
-from ..synthesis import RunOptions, weighted
+from ..synthesis import INITS, RunOptions, weighted
 
 
 def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
@@ -33,15 +33,15 @@ def _is_pair(item: Any) -> bool:
 
 
 def init_spec(init: Any) -> str | Image.Image:
-    """`noise`, `content`, `style`, or an image (a path or an image object) to start from."""
-    if isinstance(init, str) and init in ("noise", "content", "style"):
+    """A start image's name (synthesis.INITS), or an image (a path or an image object)."""
+    if isinstance(init, str) and init in INITS:
         return init
     if isinstance(init, (str, os.PathLike)) and not os.path.exists(init):
-        raise InputError(f"unknown init '{init}': use noise, content, style or the path of an "
+        raise InputError(f"unknown init '{init}': use {', '.join(INITS)} or the path of an "
                          "image file (there is no such file)")
     if isinstance(init, (str, os.PathLike, Image.Image)) or hasattr(init, "shape"):
         return open_image(init)
-    raise InputError(f"unknown init {init!r}: use noise, content, style or an image path")
+    raise InputError(f"unknown init {init!r}: use {', '.join(INITS)} or an image path")
 
 
 def run_options(options: dict) -> RunOptions:

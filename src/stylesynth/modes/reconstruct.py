@@ -9,7 +9,7 @@ from PIL import Image
 from ..synthesis import Weights, output_size, parse_layers, synthesize
 from .inputs import init_spec, run_options, source_names, weighted_images
 
-DEFAULT_LAYER = "conv4_2"
+DEFAULT_LAYER = "relu4_2"
 
 
 def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAULT_LAYER,
@@ -18,7 +18,7 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAU
 
     `image` may be a path, PIL image or tensor, or several as [(source, weight), ...], whose
     activations are blended (weighted inversion, Phon-Amnuaisuk Eq. 5). `layer` may name
-    several layers with weights ("conv2_2:0.5,conv4_2:0.5"). Other options: `RunOptions`.
+    several layers with weights ("relu2_2:0.5,relu4_2:0.5"). Other options: `RunOptions`.
     """
     opts = run_options(options)
     images = weighted_images(image, "content")

@@ -23,15 +23,16 @@ def transfer(content: Any, style: Any, *,
              content_layers: str | list[str] | dict[str, float] = DEFAULT_CONTENT_LAYERS,
              style_layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
              ratio: float | None = DEFAULT_RATIO, content_weight: float | None = None,
-             style_weight: float | None = None, init: Any = "content",
+             style_weight: float | None = None, init: Any = "palette",
              preserve_colors: str = "none", style_scale: float = 1.0, mask: Any = None,
              out_size: str | tuple[int, int] | None = None, fit: str = "crop",
              **options: Any) -> Image.Image:
     """Render `content` in the style of `style`, minimizing alpha*content + beta*style.
 
     Give either `ratio` (alpha/beta, paper units: 1e-3 as in Fig. 2) or `content_weight` and
-    `style_weight`. `init` defaults to the content image, which converges in far fewer
-    iterations than white noise (the paper's choice, `init="noise"`). Several styles as
+    `style_weight`. `init` defaults to "palette", the photo recoloured to the painting's colour
+    mean and covariance: it converges in far fewer iterations than white noise (the paper's
+    choice, `init="noise"`) and, unlike the photo itself (`"content"`), reaches the palette. Several styles as
     [(source, weight), ...] blend their Gram matrices — or, with `mask`, each paints its own
     region (see masks.py). `preserve_colors`: "luminance" or "histogram" keeps the photo's
     colours. `style_scale`: the style is seen at that multiple of the output size (bigger

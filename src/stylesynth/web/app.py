@@ -60,7 +60,7 @@ from .jobs import Settings as JobSettings
 STATIC = Path(__file__).resolve().parent / "static"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # The engine's presets (coarse-to-fine schedules); the value shown is the first scale's
-# iterations: all of them up to 512 px from the photo (synthesis.BASE_SIDE).
+# iterations (256 px from the photo, synthesis.BASE_SIDE), where most of the work is.
 PRESETS = {name: counts[0] for name, counts in ENGINE_PRESETS.items() if name != "classic"}
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 FIELDS = ("content", "style", "style_weight", "size", "ratio", "preset", "iterations",

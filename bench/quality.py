@@ -1,0 +1,104 @@
+"""Quality benchmark: the transfer presets judged by `stylesynth evaluate` beside the anchors.
+
+    python bench/quality.py [--presets draft,fast,quality] [--sheet docs/quality.jpg]
+
+For every painting in ../shared/images (the anchors' three and the others) it runs
+`stylesynth transfer` on the bundled photo at 512 px with each preset (seed 0, one process each,
+so the seconds include start-up), scores the result, and prints one table row per pair and
+preset: content and style (lower is better), the anchor's numbers where there is one, whether
+the result beats it on both, and the wall seconds. It writes the rows as JSON into
+bench/results/ and a contact sheet (photo | painting | anchor | each preset) for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PHOTO = "tubingen.jpg"
+ANCHORS = {"starry_night.jpg": "tubingen_starry.png", "the_scream.jpg": "tubingen_scream.png",
+           "shipwreck.jpg": "tubingen_shipwreck.png"}
+
+
+def run(photo: Path, painting: Path, preset: str, out: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "stylesynth.cli", "transfer", str(photo), str(painting),
+                    "-o", str(out), "--preset", preset, "--seed", "0", "--quiet"], check=True)
+    return time.perf_counter() - start
+
+
+def panel(image: Image.Image, caption: str, height: int = 192) -> Image.Image:
+    image = image.convert("RGB")
+    image = image.resize((max(1, round(image.width * height / image.height)), height), Image.LANCZOS)
+    cell = Image.new("RGB", (image.width, height + 18), "white")
+    cell.paste(image, (0, 0))
+    ImageDraw.Draw(cell).text((4, height + 3), caption, fill="black")
+    return cell
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="draft,fast,quality")
+    parser.add_argument("--paintings", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--sheet", default=str(ROOT / "docs" / "quality.jpg"))
+    args = parser.parse_args()
+    from stylesynth.evaluate import Score, score
+
+    images = SHARED / "images"
+    photo = images / PHOTO
+    paintings = ([images / p for p in args.paintings.split(",")] if args.paintings else
+                 sorted(p for p in images.glob("*.jpg") if p.name != PHOTO))
+    presets = args.presets.split(",")
+    rows, sheet_rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for painting in paintings:
+            anchor_file = SHARED / "anchor" / ANCHORS[painting.name] if painting.name in ANCHORS else None
+            anchor = score(photo, painting, anchor_file) if anchor_file else None
+            cells = [panel(Image.open(photo), "photo"), panel(Image.open(painting), painting.stem)]
+            if anchor_file:
+                cells.append(panel(Image.open(anchor_file), f"anchor {anchor.content:.3f}/{anchor.style:.3f}"))
+            for preset in presets:
+                out = Path(tmp) / f"{painting.stem}-{preset}.png"
+                seconds = run(photo, painting, preset, out)
+                judged: Score = score(photo, painting, out)
+                wins = anchor is not None and judged.beats(anchor)
+                row = {"painting": painting.stem, "preset": preset, "content": round(judged.content, 3),
+                       "style": round(judged.style, 3), "seconds": round(seconds, 1),
+                       "anchor": [round(anchor.content, 3), round(anchor.style, 3)] if anchor else None,
+                       "beats_anchor": wins}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                cells.append(panel(Image.open(out), f"{preset} {judged.content:.3f}/{judged.style:.3f}"
+                                   f"{' wins' if wins else ''}"))
+            sheet_rows.append(cells)
+    width = max(sum(c.width for c in r) for r in sheet_rows)
+    sheet = Image.new("RGB", (width, sum(r[0].height for r in sheet_rows)), "white")
+    y = 0
+    for cells in sheet_rows:
+        x = 0
+        for cell in cells:
+            sheet.paste(cell, (x, y))
+            x += cell.width
+        y += cells[0].height
+    sheet.save(args.sheet, quality=88)
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / time.strftime("quality-%Y%m%d-%H%M.json")).write_text(json.dumps(rows, indent=1))
+    print("\n| painting | preset | content | style | anchor | beats anchor | seconds |\n| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        a = f"{r['anchor'][0]:.3f} / {r['anchor'][1]:.3f}" if r["anchor"] else "—"
+        print(f"| {r['painting']} | {r['preset']} | {r['content']:.3f} | {r['style']:.3f} | {a} | "
+              f"{'yes' if r['beats_anchor'] else 'no'} | {r['seconds']} |")
+
+
+if __name__ == "__main__":
+    main()
