@@ -198,11 +198,10 @@ INITS = ("palette", "content", "noise", "style")  # start images by name (or an 
 # Coarse-to-fine schedules (Gatys et al. 2017, "Controlling Perceptual Factors"): optimize at
 # a small scale, upsample the result as the next scale's start, finish at the requested size.
 # A preset is [iterations at the first scale, iterations at each finer scale]; scales double.
-# Where the pyramid starts was chosen by measurement (bench/README.md): from an image (the
-# content, by default) a single scale up to BASE_SIDE px reaches a lower final objective in the
-# same time than any pyramid through smaller scales, so larger outputs are composed at about
-# BASE_SIDE px and then refined. From white noise, the small scales lay out the large
-# structures cheaply, so the pyramid starts at NOISE_BASE_SIDE px.
+# Where the pyramid starts was chosen with the judge (docs/normalization.md): from an image (the
+# palette start, by default) at BASE_SIDE px, where relu4_2 still holds the photo's layout (from
+# 128 px the buildings dissolve), then doubling up to the output. From white noise, the small
+# scales lay out the large structures cheaply, so the pyramid starts at NOISE_BASE_SIDE px.
 PRESETS = {
     "draft": [30, 5],
     "fast": [64, 10],
