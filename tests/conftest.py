@@ -1,7 +1,9 @@
-"""Shared fixtures: the bundled example images and the real pretrained VGG16 weights."""
+"""Shared fixtures: the bundled example images, the real pretrained VGG16 weights, and
+`spawn`, the one way a test starts a process (it never outlives the test)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,21 @@ def run_cli(args: list[str]) -> int:
     except SystemExit as e:
         return 0 if e.code is None else e.code
     return 0
+
+
+@pytest.fixture
+def spawn():
+    """`spawn(args, **popen_options)` starts a process; any still running when the test ends,
+    passed or failed, is killed and reaped."""
+    started: list[subprocess.Popen] = []
+
+    def start(args, **options) -> subprocess.Popen:
+        process = subprocess.Popen([str(a) for a in args], **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)  # reaps it and closes its pipes

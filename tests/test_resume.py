@@ -24,11 +24,11 @@ def cli(*args: object) -> list[str]:
     return [sys.executable, "-m", "stylesynth.cli", "transfer", str(CONTENT), str(STYLE), *map(str, args)]
 
 
-def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path):
+def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path, spawn):
     full, resumed = tmp_path / "full.png", tmp_path / "resumed.png"
-    subprocess.run(cli("-o", full, *ARGS), check=True)
+    subprocess.run(cli("-o", full, *ARGS), check=True, timeout=300)
     checkpoint = tmp_path / "resumed.png.ckpt"
-    process = subprocess.Popen(cli("-o", resumed, *ARGS, "--checkpoint-every", "2"))
+    process = spawn(cli("-o", resumed, *ARGS, "--checkpoint-every", "2"))
     deadline = time.time() + 300
     # Wait for a checkpoint in the second (finer) scale, then kill without warning.
     while time.time() < deadline and process.poll() is None:
@@ -45,18 +45,18 @@ def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path):
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert checkpoint.exists() and not resumed.exists()
-    subprocess.run(cli("-o", resumed, *ARGS, "--checkpoint-every", "2", "--resume"), check=True)
+    subprocess.run(cli("-o", resumed, *ARGS, "--checkpoint-every", "2", "--resume"), check=True, timeout=300)
     a = np.asarray(Image.open(full), dtype=np.int16)
     b = np.asarray(Image.open(resumed), dtype=np.int16)
     assert np.abs(a - b).max() <= 1
     assert not checkpoint.exists()  # finished: the checkpoint is removed
 
 
-def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys, spawn):
     from conftest import run_cli
 
     out = tmp_path / "out.png"
-    process = subprocess.Popen(cli("-o", out, *ARGS, "--checkpoint-every", "1"))
+    process = spawn(cli("-o", out, *ARGS, "--checkpoint-every", "1"))
     deadline = time.time() + 300
     while not (tmp_path / "out.png.ckpt").exists() and time.time() < deadline:
         time.sleep(0.1)
@@ -78,7 +78,7 @@ def test_memory_estimate_is_within_30_percent_of_the_measured_peak(size, checkpo
         "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "print(json.dumps([hwm * 1024,"
         " im.info['stylesynth']['memory_estimate_mb'], im.info['stylesynth']['checkpoint_until']]))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     peak, estimate_mb, used = json.loads(out.stdout.strip().splitlines()[-1])
     assert used == checkpoint
     assert abs(estimate_mb * 2**20 / peak - 1) < 0.30
