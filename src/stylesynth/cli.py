@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, signals
 from .errors import InputError, StylesynthError
 from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
@@ -154,15 +155,17 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
             save_image(to_pil(step.image), out.with_name(f"{out.stem}.iter{step.iteration:04d}{out.suffix}"),
                        {"snapshot_of": str(out), "iteration": step.iteration})
 
-    image = mode_function(**sources, **options, weights=weights_file, progress=not quiet,
-                          on_step=snapshot if snapshot_every else None,
-                          checkpoint_path=str(out) + ".ckpt")
-    record = image.info["stylesynth"]
-    save_image(image, out, record)
-    if loss_plot:
-        from .plot import loss_plot as plot
+    with signals.stop_after_step():
+        image = mode_function(**sources, **options, weights=weights_file, progress=not quiet,
+                              on_step=snapshot if snapshot_every else None,
+                              checkpoint_path=str(out) + ".ckpt")
+        record = image.info["stylesynth"]
+        save_image(image, out, record)
+        if loss_plot:
+            from .plot import loss_plot as plot
 
-        plot(image.info["stylesynth_history"], loss_plot)
+            plot(image.info["stylesynth_history"], loss_plot)
+        stopped = signals.received()
     if as_json:
         click.echo(json.dumps({"output": str(out), "seconds": record["seconds"],
                                "iterations": record["iterations_done"],
@@ -174,10 +177,16 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
         click.echo(str(out))
     if record["warning"]:
         click.echo(f"stylesynth: warning: {record['warning']}", err=True)
-    if record["interrupted"]:
-        click.echo(f"stylesynth: interrupted: saved the best image so far (iteration "
-                   f"{record['iterations_done']} of {record['iterations']}) to {out}", err=True)
-        sys.exit(130)
+    _exit_if_stopped(stopped, record["interrupted"], f"the best image so far (iteration "
+                     f"{record['iterations_done']} of {record['iterations']}) to {out}")
+
+
+def _exit_if_stopped(stopped: int | None, interrupted: bool, saved: str) -> None:
+    """After a stop signal (or a KeyboardInterrupt): say what was saved, exit 128 + the signal."""
+    if stopped or interrupted:
+        signum = stopped or signal.SIGINT
+        click.echo(f"stylesynth: interrupted ({signal.Signals(signum).name}): saved {saved}", err=True)
+        sys.exit(128 + signum)
 
 
 @cli.command("reconstruct")
@@ -394,16 +403,16 @@ def figure_command(name, content, style, output, ratios, alphas, weights_file, q
         raise InputError(f"a figure sheet is a PNG: name the output {out.with_suffix('.png').name}")
     record_path = out.with_suffix(".json")
     check_output_path(record_path.with_suffix(".png"))  # same directory: writable
-    sheet = figure(name, content, style, ratios=_numbers(ratios, "--ratios"),
-                   alphas=_numbers(alphas, "--alphas"), weights=weights_file, progress=not quiet, **options)
-    record = sheet.info["stylesynth"]
-    save_image(sheet, out, record)
-    write_json(record_path, record)
+    with signals.stop_after_step():
+        sheet = figure(name, content, style, ratios=_numbers(ratios, "--ratios"),
+                       alphas=_numbers(alphas, "--alphas"), weights=weights_file, progress=not quiet, **options)
+        record = sheet.info["stylesynth"]
+        save_image(sheet, out, record)
+        write_json(record_path, record)
+        stopped = signals.received()
     click.echo(str(out))
-    if record["interrupted"]:
-        done = sum(1 for p in record["panels"] if p.get("done"))
-        click.echo(f"stylesynth: interrupted: saved the {done} panels done to {out}", err=True)
-        sys.exit(130)
+    done = sum(1 for p in record["panels"] if p.get("done"))
+    _exit_if_stopped(stopped, record["interrupted"], f"the {done} panels done to {out}")
 
 
 @cli.command("evaluate")
@@ -496,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="stylesynth", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("stylesynth: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(128 + signal.SIGINT)
     except click.ClickException as e:
         click.echo(f"stylesynth: error: {' '.join(e.format_message().split())}", err=True)
         sys.exit(e.exit_code)
@@ -507,9 +516,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # before a run saved anything, or a second stop signal
         click.echo("stylesynth: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(e, "signum", signal.SIGINT))
 
 
 if __name__ == "__main__":

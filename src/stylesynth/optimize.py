@@ -7,8 +7,9 @@ a dict of named float components for the progress bar and the record. The loop
   whatever the loss weights: torch's L-BFGS skips curvature updates when y.s < 1e-10, and a
   tiny objective would barely move (reported losses stay unscaled);
 * keeps pixels in [0, 1] by clamping after every step;
-* remembers the best image evaluated, which is what it returns — also when interrupted by
-  Ctrl-C (KeyboardInterrupt), which ends the loop early with `interrupted=True`;
+* remembers the best image evaluated, which is what it returns — also when interrupted, which
+  ends the loop early with `interrupted=True`: by a KeyboardInterrupt at once, or, under the
+  command line's stop-signal handlers (signals.py), after the current step and its checkpoint;
 * steps back to the best image with a 4x smaller step (fresh optimizer state) when a loss or
   gradient is not finite, and after `max_retries` such failures stops with the best image and
   a `warning`.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import signals
 from .errors import InputError, StylesynthError
 
 Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
@@ -166,10 +168,14 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
             history.append({"iteration": iteration, "loss": current["loss"], **current["parts"]})
             if on_step is not None:
                 on_step(Step(iteration, iterations, current["loss"], current["parts"], x.detach()))
-            if checkpoint_every and on_checkpoint is not None and iteration % checkpoint_every == 0:
+            stop = signals.received() is not None  # SIGINT/SIGTERM: this step was the last
+            if checkpoint_every and on_checkpoint is not None and (stop or iteration % checkpoint_every == 0):
                 on_checkpoint({"x": x.detach().clone(), "best": dict(best), "scale": scale, "lr": lr,
                                "evaluations": evaluations, "iteration": iteration, "retries": retries,
                                "optimizer": opt.state_dict(), "history": list(history)})
+            if stop:
+                interrupted = True
+                break
     except KeyboardInterrupt:
         interrupted = True
     if best["loss"] == math.inf:
