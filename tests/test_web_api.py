@@ -217,10 +217,12 @@ def test_unknown_and_tricky_ids_are_404(client, bad):
     assert_error(client.delete(f"/api/jobs/{bad}"), 404)
 
 
-def raw_get(server, path: str) -> tuple[int, bytes]:
-    """GET a path byte for byte (no client-side normalization of ../)."""
+def raw_get(server, path: str, host: str | None = None, method: str = "GET",
+            headers: str = "") -> tuple[int, bytes]:
+    """Send a request byte for byte (no client-side normalization of ../ or of the Host)."""
+    host = f"127.0.0.1:{server.port}" if host is None else host
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -239,6 +241,75 @@ def test_path_tricks_never_reach_files(server, path):
     status, data = raw_get(server, path)
     assert status == 404, data[:300]
     assert b"stylesynth" not in data.split(b"\r\n\r\n", 1)[1]
+
+
+# ------------------------------------------------------------------------- other web pages
+
+
+def assert_refused(status: int, data: bytes, *words: str) -> None:
+    assert status == 403, data[:300]
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert b"content-type: application/json" in head.lower()
+    message = json.loads(body)["error"]
+    assert "\n" not in message and all(w in message for w in words), message
+
+
+@pytest.mark.parametrize("host", ["evil.example:{port}", "evil.example", "127.0.0.1:1", "localhost",
+                                  "evil.example@127.0.0.1:{port}", "127.0.0.1:{port}.evil.example", ""])
+def test_only_its_own_host_names_are_answered(server, host):
+    """A DNS-rebinding page reaches the studio under its own name: refused, for any request."""
+    host = host.format(port=server.port)
+    for path in ("/", "/api/config", "/api/jobs/x/result"):
+        assert_refused(*raw_get(server, path, host), "does not answer to the host", "--allow-host")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LocalHost:{port}", "[::1]:{port}"])
+def test_its_own_host_names_are_answered(server, host):
+    status, data = raw_get(server, "/api/config", host.format(port=server.port))
+    assert status == 200 and json.loads(data.split(b"\r\n\r\n", 1)[1])["queue"]["max"] == MAX_QUEUE
+
+
+FOREIGN = [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Origin": "http://127.0.0.1:1"},
+           {"Origin": "http://[::1"}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}]
+
+
+@pytest.mark.parametrize("headers", FOREIGN, ids=lambda h: "=".join(*h.items()))
+@pytest.mark.parametrize("encoding", ["multipart", "urlencoded"])
+def test_other_sites_cannot_submit_or_cancel(client, server, headers, encoding):
+    files = [("content", ("p.png", png_bytes(), "image/png"))] if encoding == "multipart" else None
+    jobs = len(server.manager._jobs)
+    r = client.post("/api/jobs", headers=headers, files=files,
+                    data={"style": "starry_night.jpg", **TINY, **({} if files else {"content": "tubingen.jpg"})})
+    assert_error(r, 403, "another site", "own page")
+    assert len(server.manager._jobs) == jobs  # nothing was queued
+    if encoding == "urlencoded":
+        job = submit(client, iterations="1000").json()["id"]
+        assert_error(client.delete(f"/api/jobs/{job}", headers=headers), 403, "another site")
+        assert client.get(f"/api/jobs/{job}").json()["status"] in ("queued", "running")
+        assert client.delete(f"/api/jobs/{job}").status_code == 200  # the page itself can
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "{url}"}, {"Origin": "{url}", "Sec-Fetch-Site": "same-origin"},
+                                     {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}, {}])
+def test_the_studios_own_page_and_other_clients_can_submit(client, server, headers):
+    headers = {k: v.format(url=server.url) for k, v in headers.items()}
+    r = client.post("/api/jobs", headers=headers, data={"content": "tubingen.jpg", "style": "starry_night.jpg", **TINY})
+    assert r.status_code == 202, r.text
+    assert client.delete(f"/api/jobs/{r.json()['id']}", headers=headers).status_code == 200
+
+
+def test_allow_host_names_a_reverse_proxy(vgg16_weights):
+    settings = WebSettings(examples_dir=EXAMPLES, allowed_hosts=("Studio.Example",))
+    with BackgroundServer(settings) as url:
+        server = type("S", (), {"port": int(url.rsplit(":", 1)[1])})
+        for host in ("studio.example", "studio.example:443", f"127.0.0.1:{server.port}"):
+            assert raw_get(server, "/api/config", host)[0] == 200
+        assert_refused(*raw_get(server, "/api/config", "evil.example"), "evil.example")
+        status, data = raw_get(server, "/api/jobs/nope", "studio.example", "DELETE",
+                               "Origin: https://studio.example\r\n")
+        assert status == 404, data[:300]  # past the check: no such job
+        assert_refused(*raw_get(server, "/api/jobs/nope", "studio.example", "DELETE",
+                                "Origin: https://evil.example\r\n"), "another site")
 
 
 # ------------------------------------------------------------------------- jobs
@@ -375,3 +446,4 @@ def test_serve_command_is_registered():
     assert run_cli(["serve", "--help"]) == 0
     assert run_cli(["serve", "--workers", "0"]) == 2
     assert run_cli(["serve", "--examples", "/no/such/dir"]) == 2
+    assert run_cli(["serve", "--allow-host", "proxy.example:8080"]) == 2

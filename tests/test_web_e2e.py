@@ -25,9 +25,13 @@ pytestmark = [
                        "(apt-get install chromium chromium-driver; .ci/run installs it)"),
     pytest.mark.slow,
 ]
+EVIL = "evil.example"  # another site; the browser resolves it to 127.0.0.1, as DNS rebinding would
 # Without the background-networking flags Chromium dials out at start, which a closed network refuses.
+# Chromium's own Local Network Access check would stop another site's script from reaching the
+# studio at all; other browsers have none, so it is off here: the studio's check is under test.
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--host-resolver-rules=MAP {EVIL} 127.0.0.1", "--disable-features=LocalNetworkAccessChecks"]
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "web-studio.png"
 MAX_SCREENSHOT_BYTES = 300_000
 SIZE = 96
@@ -189,6 +193,40 @@ def test_phone_sized_screen(studio, browser):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 375, selector
         assert box["height"] >= 24, selector  # big enough for a finger
     assert problems == []
+
+
+# A page of another site: a form that posts a job to the studio, and a script that tries too.
+FORGERY = """<!DOCTYPE html><title>a page</title>
+<form method="post" enctype="multipart/form-data" action="{studio}/api/jobs">
+<input name="content" value="tubingen.jpg"><input name="style" value="starry_night.jpg">
+<input name="iterations" value="1000"><button>go</button></form>"""
+
+
+def test_other_sites_are_refused(studio, browser):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(30_000)
+    page.route(f"http://{EVIL}/", lambda route: route.fulfill(content_type="text/html",
+                                                               body=FORGERY.format(studio=studio)))
+    page.goto(f"http://{EVIL}/")
+    # A cross-site form post (the browser shows the studio's answer).
+    with page.expect_response(f"{studio}/api/jobs") as posted:
+        page.click("button")
+    assert posted.value.status == 403
+    assert "from another site" in posted.value.json()["error"]
+    # A script's fetch (no-cors: sent without asking; a DELETE would need a CORS preflight,
+    # which the studio never grants).
+    page.goto(f"http://{EVIL}/")
+    with page.expect_response(f"{studio}/api/jobs") as sent:
+        page.evaluate("""url => { fetch(url, {method: 'POST', mode: 'no-cors',
+            body: new FormData(document.forms[0])}).catch(() => {}) }""", f"{studio}/api/jobs")
+    assert sent.value.status == 403
+    queue = page.request.get(f"{studio}/api/config").json()["queue"]
+    assert queue["queued"] == 0 and queue["running"] == 0  # nothing was started
+    # DNS rebinding: the studio reached under another site's name answers nothing.
+    port = studio.rsplit(":", 1)[1]
+    for path in ("/", "/api/config"):
+        response = page.goto(f"http://{EVIL}:{port}{path}")
+        assert response.status == 403 and "does not answer to the host" in response.json()["error"]
 
 
 def save_screenshot(png: bytes, path: Path) -> None:

@@ -470,16 +470,20 @@ WEB_DEFAULTS = _web_defaults()
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
               help="Network weights file (torchvision .pth).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this host name (a reverse proxy's); repeatable. The "
+              "studio answers only its own address, localhost, 127.0.0.1 and [::1] otherwise.")
 def serve_command(host, port, workers, max_queue, examples, keep, max_upload_mb, max_pixels, max_size,
-                  device, threads, weights_file):
+                  device, threads, weights_file, allowed_hosts):
     """Run the web studio: a local page to paint photos in the style of paintings, with live progress."""
     from .web import WebSettings, serve
-    from .web.server import LOOPBACK
+    from .web.app import LOOPBACK
 
     settings = WebSettings(examples_dir=Path(examples) if examples else None, workers=workers,
                            max_queue=max_queue, max_upload_bytes=int(max_upload_mb * 2**20),
                            max_pixels=max_pixels, max_size=max_size, result_ttl=keep, device=device,
-                           threads=threads, weights=weights_file)
+                           threads=threads, weights=weights_file,
+                           allowed_hosts=(*allowed_hosts, host))
     settings.check()
     if host not in LOOPBACK:
         click.echo(f"stylesynth: warning: listening on {host}: anyone who can reach this address can "

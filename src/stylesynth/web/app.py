@@ -16,8 +16,8 @@ POST /api/jobs fields: `content` (one: a file, or the name of a bundled example)
 (one or more, each a file or an example name), `style_weight` (optional, one per style),
 `size`, `ratio`, `preset` (draft|fast|quality) or `iterations`, `content_layers`,
 `style_layers`, `preserve_colors` (none|luminance|histogram), `seed`.
-Status codes: 400 bad input, 404 unknown job, 409 result not ready, 413 upload too large
-(bytes or pixels), 429 queue full.
+Status codes: 400 bad input, 403 another site's request (see `SameOrigin`), 404 unknown job,
+409 result not ready, 413 upload too large (bytes or pixels), 429 queue full.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import math
 import os
 import re
 import tempfile
+import urllib.parse
 import time
 import warnings
 from contextlib import asynccontextmanager
@@ -40,7 +41,7 @@ from typing import Any
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -67,6 +68,7 @@ FIELDS = ("content", "style", "style_weight", "size", "ratio", "preset", "iterat
           "content_layers", "style_layers", "preserve_colors", "seed")
 MIN_SIZE = 64
 MAX_STYLES = 4
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def default_examples_dir() -> Path:
@@ -93,6 +95,7 @@ class WebSettings:
     device: str = "auto"
     threads: int | None = None
     weights: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides its own address (a proxy's)
 
     def check(self) -> None:
         if self.workers < 1:
@@ -107,6 +110,10 @@ class WebSettings:
             raise InputError("--keep must be a positive number of seconds")
         if self.default_preset not in self.presets:
             raise InputError(f"default preset {self.default_preset!r} is not one of the presets")
+        for name in self.allowed_hosts:
+            match = SameOrigin.HOST.fullmatch(name.lower())
+            if match is None or match[2] is not None:
+                raise InputError(f"--allow-host takes a host name without a port, got {name[:80]!r}")
 
 
 class TooLarge(InputError):
@@ -547,7 +554,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error, QueueFull: queue_full, InputError: input_error},
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(SameOrigin, allowed_hosts=settings.allowed_hosts)],
     )
     app.state.manager = manager
     app.state.settings = settings
@@ -579,3 +586,64 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
+
+
+class SameOrigin:
+    """Pure ASGI middleware that keeps other web pages out (403, one JSON line).
+
+    * Only requests whose `Host` the studio serves are answered: its own address and port (as
+      the connection was made), `localhost`, `127.0.0.1` or `[::1]` at that port, or a name in
+      `allowed_hosts` (any port: a reverse proxy's). A DNS-rebinding page's own name is not one.
+    * State-changing requests (anything but GET, HEAD, OPTIONS) must come from the studio's own
+      page: an `Origin` other than the Host asked for (or an allowed name), or with no Origin a
+      `Sec-Fetch-Site` of another site, is refused. Clients that are not browsers send neither.
+    """
+
+    HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?")
+    SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+    def __init__(self, app, allowed_hosts: tuple[str, ...] = ()):
+        self.app = app
+        self.allowed = {name.lower().strip("[]") for name in allowed_hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        problem = self.refusal(scope, Headers(scope=scope))
+        if problem:
+            return await _error(403, problem)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    def refusal(self, scope, headers: Headers) -> str | None:
+        host = headers.get("host", "").lower()
+        if not self.serves(host, scope.get("server")):
+            return (f"this studio does not answer to the host {host[:80]!r}: open it at its own address "
+                    "(start it with --allow-host NAME to serve another name)")
+        if scope["method"] in self.SAFE_METHODS:
+            return None
+        origin, site = headers.get("origin"), headers.get("sec-fetch-site")
+        if origin is not None and not self.same_origin(origin.lower(), host):
+            sender = repr(origin[:80])
+        elif origin is None and site in ("cross-site", "same-site"):
+            sender = f"Sec-Fetch-Site: {site}"
+        else:
+            return None
+        return (f"refused a {scope['method']} from another site ({sender}): only the studio's own "
+                "page may do that")
+
+    def same_origin(self, origin: str, host: str) -> bool:
+        try:
+            parts = urllib.parse.urlsplit(origin)
+            return parts.netloc == host or parts.hostname in self.allowed
+        except ValueError:  # not a URL ("null" is one, of no host)
+            return False
+
+    def serves(self, host: str, server: tuple[str, int] | None) -> bool:
+        match = self.HOST.fullmatch(host)
+        if match is None:
+            return False
+        name, port = match[1].strip("[]"), int(match[2] or 80)
+        if name in self.allowed:
+            return True
+        address, served_port = server or (None, None)
+        return name in (*LOOPBACK, address) and served_port in (None, port)

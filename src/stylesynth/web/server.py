@@ -10,8 +10,6 @@ from typing import Any
 from ..errors import StylesynthError
 from .app import WebSettings, create_app
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 def serve(settings: WebSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the studio with uvicorn until interrupted (Ctrl-C)."""
