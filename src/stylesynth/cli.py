@@ -480,8 +480,7 @@ def serve_command(host, port, workers, max_queue, examples, keep, max_upload_mb,
     settings = WebSettings(examples_dir=Path(examples) if examples else None, workers=workers,
                            max_queue=max_queue, max_upload_bytes=int(max_upload_mb * 2**20),
                            max_pixels=max_pixels, max_size=max_size, result_ttl=keep, device=device,
-                           threads=threads, weights=weights_file,
-                           allowed_hosts=(*allowed_hosts, host))
+                           threads=threads, weights=weights_file, allowed_hosts=allowed_hosts)
     settings.check()
     if host not in LOOPBACK:
         click.echo(f"stylesynth: warning: listening on {host}: anyone who can reach this address can "
