@@ -464,12 +464,19 @@ def test_tampered_torchvision_file_is_rejected(isolated, http, monkeypatch):
     assert files_under(isolated) == []
 
 
-def test_torchvision_file_with_matching_hash_is_converted(isolated, http, monkeypatch):
+@pytest.fixture
+def served_vgg19(http, monkeypatch) -> tuple[str, bytes]:
+    """A torchvision-style VGG19 file served locally, its name's hash matching: (name, bytes)."""
     body = torchvision_file("vgg19")
     name = f"vgg19-{hashlib.sha256(body).hexdigest()[:8]}.pth"
     monkeypatch.setitem(weights.TORCHVISION_FILES, "vgg19", name)
     http.routes[f"/models/{name}"] = ("application/octet-stream", body)
     monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
+    return name, body
+
+
+def test_torchvision_file_with_matching_hash_is_converted(isolated, served_vgg19):
+    name, body = served_vgg19
     code, out, err = cli(["weights", "fetch", "vgg19"])
     assert code == 0, err
     (path,) = cached(isolated, "vgg19")
@@ -485,12 +492,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(isolated, http, monkeypatch):
-    body = torchvision_file("vgg19")
-    name = f"vgg19-{hashlib.sha256(body).hexdigest()[:8]}.pth"
-    monkeypatch.setitem(weights.TORCHVISION_FILES, "vgg19", name)
-    http.routes[f"/models/{name}"] = ("application/octet-stream", body)
-    monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
+def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(http, served_vgg19, monkeypatch):
+    name, body = served_vgg19
     monkeypatch.setattr(sys, "stderr", Terminal())
     path = weights.fetch("vgg19")
     err = sys.stderr.getvalue()
@@ -501,14 +504,10 @@ def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(is
     assert lines[-1] == f"stylesynth: vgg19 weights verified and cached: {path}"
 
 
-def test_quiet_says_nothing_about_downloads(isolated, http, monkeypatch, tmp_path):
+def test_quiet_says_nothing_about_downloads(isolated, http, served_vgg19, tmp_path):
     from stylesynth import synthesis
 
-    body = torchvision_file("vgg19")
-    name = f"vgg19-{hashlib.sha256(body).hexdigest()[:8]}.pth"
-    monkeypatch.setitem(weights.TORCHVISION_FILES, "vgg19", name)
-    http.routes[f"/models/{name}"] = ("application/octet-stream", body)
-    monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
+    name, _ = served_vgg19
     code, out, err = cli(["weights", "fetch", "vgg19", "--quiet"])
     assert (code, err) == (0, "") and out.strip() == str(cached(isolated, "vgg19")[0])
     # A run's --quiet covers the download it starts (the network is not memoized yet).
