@@ -30,8 +30,8 @@ import math
 import os
 import re
 import tempfile
-import urllib.parse
 import time
+import urllib.parse
 import warnings
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -554,7 +554,8 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error, QueueFull: queue_full, InputError: input_error},
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders), Middleware(SameOrigin, allowed_hosts=settings.allowed_hosts)],
+        middleware=[Middleware(SecurityHeaders),
+                    Middleware(SameOrigin, allowed_hosts=settings.allowed_hosts)],
     )
     app.state.manager = manager
     app.state.settings = settings
@@ -585,7 +586,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
 
 
 class SameOrigin:
