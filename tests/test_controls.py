@@ -11,7 +11,7 @@ import stylesynth
 from stylesynth import colors
 from stylesynth.imageio import load_image, to_tensor
 from stylesynth.losses import GuidedStyleLoss
-from stylesynth.synthesis import DEFAULT_STYLE_LAYERS, _network, parse_layers, style_targets
+from stylesynth.synthesis import DEFAULT_STYLE_LAYERS, RunOptions, _network, parse_layers, style_targets
 
 from conftest import CONTENT, EXAMPLES, STYLE, run_cli
 
@@ -72,7 +72,7 @@ def test_mask_gives_each_region_its_own_style(tmp_path):
     mask.paste((255, 255, 255), (0, 0, 64, 96))  # left: first style, right: second
     mask.save(tmp_path / "mask.png")
     out = stylesynth.transfer(CONTENT, [STYLE, SCREAM], mask=tmp_path / "mask.png", **SMALL)
-    net = _network("vgg16", "max", "auto", None)
+    net = _network("vgg16", RunOptions.pooling, "auto", None)
     layers = parse_layers(DEFAULT_STYLE_LAYERS)
     x = to_tensor(out)
     w = x.shape[-1]

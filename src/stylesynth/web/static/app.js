@@ -30,8 +30,9 @@ function showError(message) {
 }
 
 function ratioFromStrength(strength) {
-  // 0 (subtle) .. 100 (bold) on a log scale; 50 is the paper's 1e-3.
-  return Math.pow(10, -1 - (4 * strength) / 100);
+  // 0 (subtle: 1e-2, the photo with a hint of the painting) .. 100 (bold: 1e-6, nearly pure
+  // texture) on a log scale; 50 is the engine's default ratio, 1e-4.
+  return Math.pow(10, -2 - (4 * strength) / 100);
 }
 
 function strengthLabel(strength) {
