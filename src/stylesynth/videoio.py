@@ -132,7 +132,8 @@ def open_source(spec: str | os.PathLike, *, fps: float | None = None, start: flo
         last = len(files) if end is None else min(len(files), int(np.ceil(end * rate - 1e-9)))
         files = files[first:last][:max_frames]
         if not files:
-            raise InputError(_one_line(f"no frames of {text} between {start} s and {end} s"))
+            raise InputError(_one_line(f"no frames of {text} from {start:g} s" +
+                                       (f" to {end:g} s" if end is not None else " on")))
         size = open_image(files[0]).size
         for k, p in enumerate(files[1:], 2):
             other = open_image(p).size
@@ -163,7 +164,8 @@ def open_source(spec: str | os.PathLike, *, fps: float | None = None, start: flo
         if max_frames is not None and len(times) >= max_frames:
             break
     if not times:
-        what = "no frames" if start == 0 and end is None else f"no frames between {start} s and {end} s"
+        what = "no frames" if start == 0 and end is None else \
+            f"no frames from {start:g} s" + (f" to {end:g} s" if end is not None else " on")
         raise InputError(_one_line(f"{path.name} has {what}: nothing to stylize"))
     stat = path.stat()
     return Source(text, None, rate, len(times), size, skip=skip, start_time=times[0],
@@ -254,7 +256,9 @@ def _audio_packets(container, stream, source: Source) -> list:
         if packet.pts is None or packet.size == 0:
             continue
         seconds = float(packet.pts * base)
-        if seconds < source.start_time - 1e-6 or seconds >= source.end_time - 1e-6:
+        ends = seconds + float((packet.duration or 0) * base)
+        # From the clip's beginning, all packets before the end (an AAC priming packet too).
+        if seconds >= source.end_time - 1e-6 or (source.skip and ends <= source.start_time + 1e-6):
             continue
         packet.pts -= offset
         if packet.dts is not None:
