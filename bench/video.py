@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--style", default=str(EXAMPLES / "starry_night.jpg"))
     parser.add_argument("--preset", default="fast", help="of the first frame and of the independent frames")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of both runs (default: all)")
     parser.add_argument("--options", default="", help="more options of the temporal run, e.g. '--temporal-weight 20'")
     parser.add_argument("--docs", action="store_true", help="write the two clips as animated WebP into docs/")
     parser.add_argument("--keep", default=None, help="keep the frames in this folder")
@@ -88,6 +89,7 @@ def main() -> None:
     try:
         clip = make_clip(work / "clip", size, args.frames)
         common = ["--size", str(args.size), "--preset", args.preset]
+        common += ["--threads", str(args.threads)] if args.threads else []
         runs = {}
         for name, extra in (("temporal", args.options.split()), ("independent", ["--independent"])):
             out = work / f"{name}.webp"
@@ -101,7 +103,7 @@ def main() -> None:
         later = [s for k, s in t["record"]["frame_seconds"].items() if int(k) > 1]
         summary = {
             "size": list(size), "frames": args.frames, "style": style.name, "preset": args.preset,
-            "options": args.options, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "options": args.options, "torch": torch.__version__, "threads": args.threads or torch.get_num_threads(),
             "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()[0],
             "temporal_error": {"temporal": statistics.mean(t["temporal_error"]),
                                "independent": statistics.mean(i["temporal_error"])},

@@ -49,13 +49,13 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int = 12, audio_second
         video = out.add_stream(codec, rate=fps)
         video.width, video.height = frames[0].shape[1], frames[0].shape[0]
         video.pix_fmt = "yuv420p"
+        audio = out.add_stream("aac", rate=48000, layout="mono") if audio_seconds else None
         for frame in frames:
             for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 out.mux(packet)
         for packet in video.encode():
             out.mux(packet)
-        if audio_seconds:
-            audio = out.add_stream("aac", rate=48000, layout="mono")
+        if audio is not None:
             n = int(48000 * audio_seconds)
             tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
             for k in range(0, n, 1024):
@@ -301,6 +301,7 @@ def test_audio_copied_frame_rate_kept_and_selection(tmp_path):
     first = tmp_path / "first.webp"
     assert run_cli(["video", clip_file, STYLE, "-o", first, *SMALL, "--max-frames", 3]) == 0
     with Image.open(first) as animation:
+        animation.load()
         assert animation.n_frames == 3 and animation.info["duration"] == round(1000 / 12)
 
 
