@@ -62,6 +62,7 @@ def stylize(clip_dir: Path, style: Path, out: Path, extra: list[str]) -> dict:
 
 
 def measure(clip, folder: Path, style: Path) -> dict:
+    from stylesynth import read_params
     from stylesynth.evaluate import score
     from stylesynth.flow import temporal_error
 
@@ -69,7 +70,11 @@ def measure(clip, folder: Path, style: Path) -> dict:
               for k in range(len(clip.frames))]
     errors = [temporal_error(frames[t], frames[t - 1], clip.back[t], clip.mask[t]) for t in range(1, len(frames))]
     scores = [score(Image.fromarray(c), style, Image.fromarray(f)) for c, f in zip(clip.frames, frames)]
-    return {"temporal_error": errors, "content": [s.content for s in scores], "style": [s.style for s in scores]}
+    # What each frame cost the engine (its record): the rest of a frame's seconds is flow,
+    # targets, saving.
+    records = [read_params(folder / f"frame_{k + 1:06d}.png") for k in range(len(frames))]
+    return {"temporal_error": errors, "content": [s.content for s in scores], "style": [s.style for s in scores],
+            "engine_seconds": [r["seconds"] for r in records], "evaluations": [r["evaluations"] for r in records]}
 
 
 def main() -> None:
@@ -101,6 +106,9 @@ def main() -> None:
         content_ratio = [a / b for a, b in zip(t["content"], i["content"])]
         style_ratio = [a / b for a, b in zip(t["style"], i["style"])]
         later = [s for k, s in t["record"]["frame_seconds"].items() if int(k) > 1]
+        evaluations = statistics.mean(t["evaluations"][1:])
+        per_evaluation = sum(t["engine_seconds"][1:]) / sum(t["evaluations"][1:])
+        overhead = statistics.mean(s - e for s, e in zip(later, t["engine_seconds"][1:]))
         summary = {
             "size": list(size), "frames": args.frames, "style": style.name, "preset": args.preset,
             "options": args.options, "torch": torch.__version__, "threads": args.threads or torch.get_num_threads(),
@@ -114,6 +122,8 @@ def main() -> None:
                       "max_ratio": max(style_ratio)},
             "seconds_per_frame_after_first": {"median": statistics.median(later), "max": max(later),
                                               "mean": statistics.mean(later)},
+            "after_first": {"evaluations_per_frame": evaluations, "seconds_per_evaluation": per_evaluation,
+                            "seconds_besides_the_engine": overhead},
             "first_frame_seconds": t["record"]["frame_seconds"]["1"],
             "independent_seconds_per_frame": statistics.mean(i["record"]["frame_seconds"].values()),
         }
