@@ -110,7 +110,7 @@ def main() -> None:
         per_evaluation = sum(t["engine_seconds"][1:]) / sum(t["evaluations"][1:])
         overhead = statistics.mean(s - e for s, e in zip(later, t["engine_seconds"][1:]))
         summary = {
-            "size": list(size), "frames": args.frames, "style": style.name, "preset": args.preset,
+            "size": list(size), "frames": args.frames, "painting": style.name, "preset": args.preset,
             "options": args.options, "torch": torch.__version__, "threads": args.threads or torch.get_num_threads(),
             "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()[0],
             "temporal_error": {"temporal": statistics.mean(t["temporal_error"]),

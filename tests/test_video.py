@@ -188,7 +188,7 @@ def test_temporal_loss_in_the_engine_holds_the_reliable_pixels():
 def test_less_flicker_than_independent_frames(tmp_path):
     """On a clip with known motion the temporal error is at least 3x lower than with independent
     frames, and each frame's judge numbers stay within 10 % of the independent frame's."""
-    clip = clip_of(size=(128, 84), frames=6)
+    clip = clip_of(size=(128, 84), frames=6, pan=4 / 3, speed=(5 / 3, 0.5))  # bench/video.py's motion at 1/3
     frames_in = save_frames(clip, tmp_path / "clip")
     runs = {}
     for name, extra in (("temporal", []), ("independent", ["--independent"])):
@@ -198,11 +198,14 @@ def test_less_flicker_than_independent_frames(tmp_path):
         runs[name] = [np.asarray(Image.open(out / f"frame_{k:06d}.png")) for k in range(1, 7)]
     error = {name: statistics.mean(flow.temporal_error(f[t], f[t - 1], clip.back[t], clip.mask[t])
                                    for t in range(1, 6)) for name, f in runs.items()}
+    scores = {n: [score(Image.fromarray(c), STYLE, Image.fromarray(f)) for c, f in zip(clip.frames, runs[n])]
+              for n in runs}
+    content = [a.content / b.content for a, b in zip(scores["temporal"], scores["independent"])]
+    style = [a.style / b.style for a, b in zip(scores["temporal"], scores["independent"])]
+    print(f"temporal error {error}, ratio {error['independent'] / error['temporal']:.2f}; "
+          f"judge ratios content {[round(r, 3) for r in content]} style {[round(r, 3) for r in style]}")
     assert error["independent"] >= 3 * error["temporal"], error
-    for t in range(6):
-        ours, theirs = (score(Image.fromarray(clip.frames[t]), STYLE, Image.fromarray(runs[n][t]))
-                        for n in ("temporal", "independent"))
-        assert ours.content <= 1.1 * theirs.content and ours.style <= 1.1 * theirs.style, (t, ours, theirs)
+    assert max(content) <= 1.1 and max(style) <= 1.1, (content, style)
 
 
 # -- files: resume, stop, audio, frame rate ----------------------------------------------------------

@@ -93,6 +93,12 @@ def reliable(back: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return (~(occluded | boundary | outside)).astype(np.float32)
 
 
+def soften(mask: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """The mask blurred (Gaussian, `sigma` px) and kept at 0 where it was 0: a soft edge inside."""
+    cv2 = _cv2()
+    return np.minimum(mask, cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma))
+
+
 def temporal_error(current: np.ndarray, previous: np.ndarray, back: np.ndarray,
                    mask: np.ndarray) -> float:
     """Mean squared difference (pixels in [0, 1], over channels) between `current` and `previous`

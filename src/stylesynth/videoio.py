@@ -85,11 +85,12 @@ def _decode(path: str, skip: int, count: int | None, size: tuple[int, int] | Non
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             base = stream.time_base or Fraction(1, DEFAULT_FPS)
+            rate = float(stream.average_rate or DEFAULT_FPS)
             index = yielded = 0
             for frame in container.decode(stream):
                 if count is not None and yielded >= count:
                     return
-                seconds = float(frame.pts * base) if frame.pts is not None else index / DEFAULT_FPS
+                seconds = float(frame.pts * base) if frame.pts is not None else index / rate
                 index += 1
                 if index <= skip or (count is None and seconds < start - 1e-6):
                     continue

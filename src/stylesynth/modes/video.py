@@ -48,8 +48,7 @@ DEFAULT_FRAME_ITERATIONS = 8
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
 # transfer options that mean nothing for a clip: the frame's size and shape are the clip's.
-_NOT_FOR_VIDEO = ("out_size", "fit", "mask", "checkpoint_path", "checkpoint_every", "resume",
-                  "extra_loss")
+_NOT_FOR_VIDEO = ("out_size", "fit", "mask", "checkpoint_path", "checkpoint_every", "extra_loss")
 
 
 def temporal_loss(warped: torch.Tensor, mask: torch.Tensor, weight: float
@@ -176,8 +175,9 @@ def video(input: Any, style: Any, output: str | Path, *,
             if index == 0 or independent:
                 result = transfer(frame, styles, init=init, **per_frame)
             else:
-                start_image, term = _warm_start(frame, previous_frame, previous_result, flow_method,
-                                                temporal_weight, options.get("preserve_colors", "none"))
+                start_image, term = _warm_start(frame, previous_frame, previous_result, styles[0][0],
+                                                flow_method, temporal_weight,
+                                                options.get("preserve_colors", "none"))
                 per_frame.update(scales=1, iterations=frame_iterations, extra_loss=term)
                 result = transfer(frame, styles, init=start_image, **per_frame)
             info = result.info["stylesynth"]
@@ -214,16 +214,26 @@ def video(input: Any, style: Any, output: str | Path, *,
 
 
 def _warm_start(frame: Image.Image, previous_frame: Image.Image, previous_result: Image.Image,
-                method: str, weight: float, preserve_colors: str):
-    """The previous result warped onto `frame`, and the temporal term that holds it there."""
+                painting: Image.Image, method: str, weight: float, preserve_colors: str):
+    """The start of `frame`: the previous result warped onto it where the flow is reliable; where
+    it is not (what the motion reveals, what comes in at the edges), the first frame's kind of
+    start, the photo in the painting's colours: the warped pixels there would be smears and
+    trails that a few iterations do not repaint. And the temporal term that holds the start."""
     current, before = np.asarray(frame), np.asarray(previous_frame)
     back = flow.flow(current, before, method)
     mask = flow.reliable(back, flow.flow(before, current, method))
-    warped = Image.fromarray(flow.warp(np.asarray(previous_result), back))
+    warped = flow.warp(np.asarray(previous_result, dtype=np.float32) / 255, back)
+    fresh = np.asarray(colors.match_histogram(frame, painting) if preserve_colors == "none" else frame,
+                       dtype=np.float32) / 255
+    soft = flow.soften(mask)[..., None]  # no seam between the two
+    start = Image.fromarray(np.clip((soft * warped + (1 - soft) * fresh) * 255, 0, 255).round().astype(np.uint8))
+    target = warped
     if preserve_colors == "luminance":  # the engine works on luminance there
-        warped = colors.luminance_image(warped)
-    target = torch.from_numpy(np.asarray(warped, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-    return warped, temporal_loss(target, torch.from_numpy(mask)[None, None], weight)
+        start = colors.luminance_image(start)
+        target = np.asarray(colors.luminance_image(Image.fromarray((warped * 255).round().astype(np.uint8))),
+                            dtype=np.float32) / 255
+    target = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).permute(2, 0, 1)[None]
+    return start, temporal_loss(target, torch.from_numpy(mask)[None, None], weight)
 
 
 def _finished(folder: Path, count: int) -> int:
