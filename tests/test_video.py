@@ -161,6 +161,31 @@ def test_temporal_loss_counts_only_reliable_pixels():
     assert term(small)[0].item() == pytest.approx(0.05, rel=1e-3)
 
 
+def test_warm_start_warps_where_reliable_and_starts_afresh_elsewhere():
+    from stylesynth import colors
+    from stylesynth.modes.video import _warm_start
+
+    clip = clip_of(size=(160, 96), frames=2)
+    now, before = Image.fromarray(clip.frames[1]), Image.fromarray(clip.frames[0])
+    stylized = Image.fromarray(255 - clip.frames[0])  # stands for the previous result
+    painting = Image.open(STYLE)
+    start, term = _warm_start(now, before, stylized, painting, "dis", 1.0, "none")
+    back = flow.flow(clip.frames[1], clip.frames[0])
+    mask = flow.reliable(back, flow.flow(clip.frames[0], clip.frames[1]))
+    soft = flow.soften(mask)
+    start = np.asarray(start, np.float32)
+    warped = flow.warp(np.asarray(stylized, np.float32), back)
+    palette = np.asarray(colors.match_histogram(now, painting), np.float32)
+    assert np.abs(start - warped)[soft == 1].max() <= 1
+    assert np.abs(start - palette)[mask == 0].max() <= 1
+    assert 0 < (mask == 0).mean() < 0.3
+    # The temporal term is zero at the warped frame and counts only the reliable pixels.
+    as_tensor = torch.from_numpy(start / 255).permute(2, 0, 1)[None]
+    value, _ = term(as_tensor)
+    expected = (mask[..., None] * (start / 255 - warped / 255) ** 2).mean()
+    assert value.item() == pytest.approx(expected, rel=1e-3)
+
+
 @pytest.mark.usefixtures("vgg16_weights")
 def test_temporal_loss_in_the_engine_holds_the_reliable_pixels():
     """A strong temporal term keeps the image at the warped start where the mask is 1; where
