@@ -15,7 +15,9 @@ one process each, seed 0: `stylesynth video` (warm start + temporal loss) and `s
 * the seconds of every frame (the issue asks <= 10 s after the first at 384 px).
 
 It writes everything as JSON into bench/results/ and, with --docs, the two clips as animated
-WebP into docs/ (video-temporal.webp, video-independent.webp) for the README.
+WebP into docs/ (video-temporal.webp, video-independent.webp) for the README. The independent
+run is the long one (a whole transfer per frame): `--independent-from bench/results/X.json`
+reuses an earlier one to try other options of the temporal run (`--options '...'`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def main() -> None:
     parser.add_argument("--options", default="", help="more options of the temporal run, e.g. '--temporal-weight 20'")
     parser.add_argument("--docs", action="store_true", help="write the two clips as animated WebP into docs/")
     parser.add_argument("--keep", default=None, help="keep the frames in this folder")
+    parser.add_argument("--independent-from", default=None, metavar="RESULTS.json",
+                        help="reuse the independent run of an earlier result (same size, frames, preset, painting)")
     args = parser.parse_args()
     size = (args.size, args.size * 2 // 3 // 2 * 2)
     style = Path(args.style)
@@ -97,6 +101,13 @@ def main() -> None:
         common += ["--threads", str(args.threads)] if args.threads else []
         runs = {}
         for name, extra in (("temporal", args.options.split()), ("independent", ["--independent"])):
+            if name == "independent" and args.independent_from:
+                earlier = json.loads(Path(args.independent_from).read_text())
+                same = {k: earlier["summary"][k] for k in ("size", "frames", "preset", "painting")}
+                if same != {"size": list(size), "frames": args.frames, "preset": args.preset, "painting": style.name}:
+                    sys.exit(f"{args.independent_from} is another benchmark: {same}")
+                runs[name] = {**earlier["runs"][name], "from": args.independent_from}
+                continue
             out = work / f"{name}.webp"
             record = stylize(work / "clip", style, out, common + extra)
             runs[name] = {"record": record, **measure(clip, Path(record["frames_dir"]), style)}
@@ -117,15 +128,16 @@ def main() -> None:
                                "independent": statistics.mean(i["temporal_error"])},
             "temporal_error_ratio": statistics.mean(i["temporal_error"]) / statistics.mean(t["temporal_error"]),
             "content": {"temporal": statistics.mean(t["content"]), "independent": statistics.mean(i["content"]),
-                        "max_ratio": max(content_ratio)},
+                        "max_ratio": max(content_ratio), "ratios": [round(r, 3) for r in content_ratio]},
             "style": {"temporal": statistics.mean(t["style"]), "independent": statistics.mean(i["style"]),
-                      "max_ratio": max(style_ratio)},
+                      "max_ratio": max(style_ratio), "ratios": [round(r, 3) for r in style_ratio]},
             "seconds_per_frame_after_first": {"median": statistics.median(later), "max": max(later),
                                               "mean": statistics.mean(later)},
             "after_first": {"evaluations_per_frame": evaluations, "seconds_per_evaluation": per_evaluation,
                             "seconds_besides_the_engine": overhead},
             "first_frame_seconds": t["record"]["frame_seconds"]["1"],
             "independent_seconds_per_frame": statistics.mean(i["record"]["frame_seconds"].values()),
+            "independent_from": args.independent_from,
         }
         stamp = time.strftime("%Y%m%d-%H%M")
         results = ROOT / "bench" / "results" / f"video-{stamp}.json"

@@ -218,7 +218,7 @@ def test_less_flicker_than_independent_frames(tmp_path):
     runs = {}
     for name, extra in (("temporal", []), ("independent", ["--independent"])):
         out = tmp_path / name
-        assert run_cli(["video", frames_in, STYLE, "-o", out, "--size", 128, "--preset", "draft", "--seed", 0,
+        assert run_cli(["video", frames_in, STYLE, "-o", out, "--size", 128, "--preset", "fast", "--seed", 0,
                         "--quiet", *extra]) == 0
         runs[name] = [np.asarray(Image.open(out / f"frame_{k:06d}.png")) for k in range(1, 7)]
     error = {name: statistics.mean(flow.temporal_error(f[t], f[t - 1], clip.back[t], clip.mask[t])

@@ -43,7 +43,7 @@ from .transfer import transfer
 
 # Chosen with bench/video.py (docs in the README): the temporal term against the warped frame,
 # and the iterations of every frame after the first.
-DEFAULT_TEMPORAL_WEIGHT = 50.0
+DEFAULT_TEMPORAL_WEIGHT = 10.0
 DEFAULT_FRAME_ITERATIONS = 8
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
