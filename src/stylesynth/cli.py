@@ -17,10 +17,12 @@ import click
 
 from . import __version__, signals, weights
 from .errors import InputError, StylesynthError
+from .flow import METHODS as FLOW_METHODS
 from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.figures import FIGURES, INITS, figure
+from .modes.video import video
 from .nets import NETWORKS, POOLINGS, PRECISIONS
 from .optimize import OPTIMIZERS, Step
 from .synthesis import PRESETS, RunOptions
@@ -249,15 +251,81 @@ def transfer_command(content, style, extra_styles, ratio, content_weight, style_
     styles = ([style] if style else []) + list(extra_styles)
     if not styles:
         raise InputError("no style image: give STYLE or --style FILE")
-    if ratio is not None and (content_weight is not None or style_weight is not None):
-        raise InputError("give either --ratio or --content-weight/--style-weight, not both")
-    if ratio is None and content_weight is None and style_weight is None:
-        ratio = _default(transfer, "ratio")
+    ratio = _ratio(ratio, content_weight, style_weight)
     sources = [_weighted(s) for s in styles]
     _run(transfer, {"content": content, "style": sources if len(sources) > 1 else sources[0],
                     "ratio": ratio, "content_weight": content_weight, "style_weight": style_weight,
                     "fit": "crop" if crop else "pad"},
          **options)
+
+
+def _ratio(ratio: float | None, content_weight: float | None, style_weight: float | None) -> float | None:
+    """--ratio, or --content-weight/--style-weight, or the default ratio."""
+    if ratio is not None and (content_weight is not None or style_weight is not None):
+        raise InputError("give either --ratio or --content-weight/--style-weight, not both")
+    if ratio is None and content_weight is None and style_weight is None:
+        ratio = _default(transfer, "ratio")
+    return ratio
+
+
+def _params(source, names: tuple[str, ...]) -> list[click.Parameter]:
+    """The options `names` of a command or of an options decorator (run_options), reused as they
+    are, in the order given."""
+    params = source.params if isinstance(source, click.Command) else source(lambda: None).__click_params__
+    by_name = {p.name: p for p in params}
+    return [by_name[name] for name in names]
+
+
+@cli.command("video")
+@click.argument("input_", metavar="INPUT")
+@click.argument("style")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="A video (.mp4 .mov .mkv .webm .avi; animated .gif .webp), or a folder for the frames. "
+              "Frames are written as they finish, into OUTPUT.frames/ beside a video.")
+@click.option("--temporal-weight", type=float, default=_default(video, "temporal_weight"), show_default=True,
+              help="Weight of the temporal loss: how closely a frame keeps the previous one, warped by the flow.")
+@click.option("--flow", "flow_method", type=click.Choice(FLOW_METHODS), default=_default(video, "flow_method"),
+              show_default=True, help="Optical flow (OpenCV): DIS or Farnebäck.")
+@click.option("--frame-iterations", type=int, default=_default(video, "frame_iterations"), show_default=True,
+              help="Iterations of each frame after the first (one scale, from the previous frame warped).")
+@click.option("--independent", is_flag=True,
+              help="Stylize every frame on its own, like the first (flickers; for comparison).")
+@click.option("--max-frames", type=int, default=None, help="Stylize at most this many frames.")
+@click.option("--start", type=float, default=0.0, metavar="SECONDS", help="Begin at this time.")
+@click.option("--end", type=float, default=None, metavar="SECONDS", help="Stop before this time.")
+@click.option("--fps", type=float, default=None,
+              help="Frame rate [default: the input video's; 24 for a folder of frames].")
+@click.option("--resume", is_flag=True, help="Continue after the last finished frame in the frames folder.")
+def video_command(input_, style, output, ratio, content_weight, style_weight, quiet, as_json, weights_file,
+                  **options):
+    """Stylize a clip INPUT (a video, or a folder or glob of frames) after STYLE, without flicker.
+
+    Each frame after the first starts from the previous result warped by optical flow, with a
+    temporal loss where the flow is reliable (Ruder, Dosovitskiy & Brox 2016). The video keeps
+    the input's frame rate and audio. Ctrl-C (or SIGTERM) stops after the current step,
+    keeping the finished frames: --resume continues."""
+    ratio = _ratio(ratio, content_weight, style_weight)
+    with signals.stop_after_step(), weights.quiet(quiet):
+        record = video(input_, style, output, ratio=ratio, content_weight=content_weight,
+                       style_weight=style_weight, weights=weights_file, progress=not quiet, **options)
+        stopped = signals.received()
+    if as_json:
+        click.echo(json.dumps(record))
+    elif not quiet:
+        click.echo(output)
+    if record["warning"]:
+        click.echo(f"stylesynth: warning: {record['warning']}", err=True)
+    _exit_if_stopped(stopped if record["interrupted"] else None, record["interrupted"],
+                     f"{record['finished']} of {record['frames']} frames to {record['frames_dir']} "
+                     "(--resume continues)")
+
+
+video_command.params.extend(
+    _params(transfer_command, ("ratio", "content_weight", "style_weight", "content_layers", "style_layers",
+                               "init", "preserve_colors", "style_scale"))
+    + _params(run_options, ("size", "preset", "scales", "iterations", "optimizer", "lr", "precision", "tv_weight",
+                            "seed", "model", "pooling", "device", "threads", "memory_limit_mb", "weights_file",
+                            "quiet", "as_json")))
 
 
 @cli.command("layers")

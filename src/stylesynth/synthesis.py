@@ -115,10 +115,12 @@ class GatysObjective:
     def __init__(self, net: FeatureExtractor, weights: Weights,
                  content_targets: dict[str, tuple[float, torch.Tensor]] | None = None,
                  style_targets: dict[str, tuple[float, torch.Tensor]] | None = None,
-                 regions: list[tuple[torch.Tensor, dict[str, tuple[float, torch.Tensor]]]] | None = None):
+                 regions: list[tuple[torch.Tensor, dict[str, tuple[float, torch.Tensor]]]] | None = None,
+                 extra: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]] | None = None):
         """`regions`: [(soft mask 1x1xHxW, style targets), ...] — each region matches its own
-        style (guided Gram matrices) instead of one style everywhere."""
-        self.net, self.weights = net, weights
+        style (guided Gram matrices) instead of one style everywhere. `extra`: a further term,
+        image -> (weighted scalar tensor, {name: value}), added as it is (video's temporal loss)."""
+        self.net, self.weights, self.extra = net, weights, extra
         self.content = {name: (w, ContentLoss(t)) for name, (w, t) in (content_targets or {}).items()}
         self.style = {name: (w, StyleLoss(g)) for name, (w, g) in (style_targets or {}).items()}
         self.regions = [{name: (w, GuidedStyleLoss(g, mask)) for name, (w, g) in targets.items()}
@@ -158,6 +160,10 @@ class GatysObjective:
             tv = self.tv(image)
             total = total + self.weights.tv * tv
             parts["tv"] = tv.item()
+        if self.extra is not None:
+            value, extra_parts = self.extra(image)
+            total = total + value
+            parts.update(extra_parts)
         return total, parts
 
 
@@ -243,6 +249,9 @@ class RunOptions:
     checkpoint_path: str | None = None  # where to keep the run's state (CLI: OUT.ckpt)
     checkpoint_every: int = 0  # save the state every N iterations (0: never)
     resume: bool = False  # continue from checkpoint_path if it holds this run's state
+    # A further term of the objective (GatysObjective's `extra`): image -> (loss, parts); it may
+    # be called at every scale's size (video's temporal loss, modes/video.py)
+    extra_loss: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]] | None = None
 
     def check(self) -> None:
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
@@ -505,7 +514,7 @@ def _fingerprint(mode, out_size, options, weights, content, style, content_layer
         digest.update(init.tobytes())
     settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
                 if f.name not in ("progress", "on_step", "threads", "checkpoint_path", "checkpoint_every",
-                             "resume", "cache_targets", "memory_limit_mb")}
+                             "resume", "cache_targets", "memory_limit_mb", "extra_loss")}
     digest.update(repr((mode, out_size, settings, dataclasses.astuple(weights), content_layers,
                         style_layers, init if isinstance(init, str) else "image")).encode())
     return digest.hexdigest()
@@ -620,7 +629,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
             objective = GatysObjective(
                 net, weights,
                 content_targets(net, content_t, content_layers) if content_layers else None,
-                global_style, regions)
+                global_style, regions, extra=options.extra_loss)
             objective.checkpoint_until = checkpoint_until
             objective.dtype = dtype
             if image is None:
