@@ -44,7 +44,7 @@ from .transfer import transfer
 # Chosen with bench/video.py (docs in the README): the temporal term against the warped frame,
 # and the iterations of every frame after the first.
 DEFAULT_TEMPORAL_WEIGHT = 10.0
-DEFAULT_FRAME_ITERATIONS = 8
+DEFAULT_FRAME_ITERATIONS = 9  # 8 left one frame 11 % less stylized than on its own
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
 # transfer options that mean nothing for a clip: the frame's size and shape are the clip's.
