@@ -65,7 +65,7 @@ def test_layers_content_reconstructions_lose_fidelity_with_depth(layers_sheet):
 
 
 def test_grid_style_loss_falls_as_alpha_over_beta_decreases_along_every_row(tmp_path):
-    _, record = render(tmp_path, "grid", "--size", "96")
+    _, record = render(tmp_path, "grid", "--size", "96", "--preset", "draft")
     assert (record["rows"], record["columns"]) == (5, 4)
     panels = results(record)
     assert [p["caption"] for p in panels[:4]] == [f"relu1_1 alpha/beta {r}" for r in ("1e-5", "1e-4", "1e-3", "1e-2")]

@@ -107,7 +107,11 @@ def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str 
         "interrupted": interrupted,
         "panels": [_panel_record(panel, r, c) for r, row in enumerate(rows) for c, panel in enumerate(row)],
     }
-    sheet = contact_sheet(title, [[(p.image, p.caption) for p in row] for row in rows], panel_size)
+    boxes: dict[tuple[int, int], list[int]] = {}
+    sheet = contact_sheet(title, [[(p.image, p.caption) for p in row] for row in rows], panel_size, boxes)
+    for entry in record["panels"]:
+        if (entry["row"], entry["column"]) in boxes:
+            entry["box"] = boxes[entry["row"], entry["column"]]  # where the panel is on the sheet
     sheet.info["stylesynth"] = record
     return sheet
 
@@ -293,9 +297,10 @@ def _font(px: int) -> ImageFont.ImageFont:
 
 
 def contact_sheet(title: str, rows: list[list[tuple[Image.Image | None, list[str]]]],
-                  cell: tuple[int, int]) -> Image.Image:
+                  cell: tuple[int, int], boxes: dict | None = None) -> Image.Image:
     """Panels in a grid, each fitted into a `cell` with its caption lines under it; `title` on top.
-    A panel without an image (not computed: interrupted) is left as an empty grey cell."""
+    A panel without an image (not computed: interrupted) is left as an empty grey cell. `boxes`,
+    if given, receives each pasted panel's [left, top, width, height] under (row, column)."""
     columns = max(len(row) for row in rows)
     lines = max(len(caption) for row in rows for _, caption in row)
     cell_w, cell_h = cell
@@ -316,7 +321,10 @@ def contact_sheet(title: str, rows: list[list[tuple[Image.Image | None, list[str
             else:
                 fitted = image.convert("RGB")
                 fitted.thumbnail(cell, Image.LANCZOS)
-                sheet.paste(fitted, (x + (cell_w - fitted.width) // 2, y + (cell_h - fitted.height) // 2))
+                left, upper = x + (cell_w - fitted.width) // 2, y + (cell_h - fitted.height) // 2
+                sheet.paste(fitted, (left, upper))
+                if boxes is not None:
+                    boxes[r, c] = [left, upper, fitted.width, fitted.height]
             for k, text in enumerate(caption):
                 text, font = _fit_text(draw, text, cell_w, CAPTION_PX)
                 w = draw.textlength(text, font=font)
