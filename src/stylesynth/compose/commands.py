@@ -15,7 +15,7 @@ from ..imageio import check_output_path, open_image, save_image
 from .automata import INITS, MAX_CELL, elementary_ca, parse_colormap, render_ca
 from .blend import MODES, blend
 from .filters import FILTER_KINDS, apply_filter, filter_image, parse_kernel
-from .patterns import PRESETS, evaluate_formula, render_preset
+from .patterns import PATTERNS, evaluate_formula, render_preset
 from .pixels import MAX_SIDE, to_pil
 
 _output = click.option(
@@ -108,7 +108,7 @@ def automaton_command(ctx, output, rule, width, height, init, seed, cell, colors
 @click.command("pattern", short_help="Render a pattern from a formula or a preset.")
 @_output
 @click.option("--formula", help="Expression over x, y, r, theta; 'R;G;B' for colour. E.g. '0.5+0.5*sin(10*r)'.")
-@click.option("--preset", type=click.Choice(list(PRESETS)), help="A named pattern.")
+@click.option("--preset", type=click.Choice(list(PATTERNS)), help="A named pattern.")
 @click.option("--width", type=_size, required=True, help="Image width in pixels.")
 @click.option("--height", type=_size, required=True, help="Image height in pixels.")
 @click.option("--normalize", is_flag=True, help="Stretch the formula's range to 0..255 instead of clipping [0, 1].")
