@@ -23,11 +23,12 @@ from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
-from .modes.figures import FIGURES, INITS, figure
+from .modes.figures import FIGURES, figure
 from .modes.video import video
 from .nets import NETWORKS
 from .optimize import Step
 from .options import RunOptions
+from .start import INITS
 from .version import __version__
 from .web.settings import WebSettings
 
@@ -279,8 +280,7 @@ def _params(source, names: tuple[str, ...]) -> list[click.Parameter]:
 @click.option("--fps", type=float, default=None,
               help="Frame rate [default: the input video's; 24 for a folder of frames].")
 @click.option("--resume", is_flag=True, help="Continue after the last finished frame in the frames folder.")
-def video_command(input_, style, output, ratio, content_weight, style_weight, quiet, as_json, weights_file,
-                  **options):
+def video_command(input_, style, output, ratio, content_weight, style_weight, quiet, as_json, **options):
     """Stylize a clip INPUT (a video, or a folder or glob of frames) after STYLE, without flicker.
 
     Each frame after the first starts from the previous result warped by optical flow, with a
@@ -290,7 +290,7 @@ def video_command(input_, style, output, ratio, content_weight, style_weight, qu
     ratio = _ratio(ratio, content_weight, style_weight)
     with signals.stop_after_step(), weights.quiet(quiet):
         record = video(input_, style, output, ratio=ratio, content_weight=content_weight,
-                       style_weight=style_weight, weights=weights_file, progress=not quiet, **options)
+                       style_weight=style_weight, progress=not quiet, **options)
         stopped = signals.received()
     if as_json:
         click.echo(json.dumps(record))

@@ -122,7 +122,7 @@ class Region:
 class GatysObjective:
     """alpha * sum_l w_l L_content(l) + beta * sum_l w_l E_l + tv * TV  (Eq. 1, 4, 5, 7)."""
 
-    def __init__(self, net: FeatureExtractor, weights: LossWeights,
+    def __init__(self, net: FeatureExtractor, loss_weights: LossWeights,
                  content_targets: Targets | None = None, style_targets: Targets | None = None,
                  regions: list[Region] | None = None, extra: Extra | None = None, *,
                  checkpoint_until: str | None = None, dtype: torch.dtype | None = None):
@@ -130,7 +130,7 @@ class GatysObjective:
         everywhere. `extra`: a further term, image -> (weighted scalar tensor, {name: value}),
         added as it is (video's temporal loss). `checkpoint_until`: see FeatureExtractor.forward;
         `dtype`: the convolutions' precision (None: float32)."""
-        self.net, self.weights, self.extra = net, weights, extra
+        self.net, self.loss_weights, self.extra = net, loss_weights, extra
         self.checkpoint_until, self.dtype = checkpoint_until, dtype
         self.content = {name: (w, ContentLoss(t)) for name, (w, t) in (content_targets or {}).items()}
         self.style = {name: (w, StyleLoss(g)) for name, (w, g) in (style_targets or {}).items()}
@@ -160,14 +160,14 @@ class GatysObjective:
                 parts[f"style{k}/{name}"] = value.item()
                 style = style + w * value
         if self.content:
-            total = total + self.weights.content * CONTENT_SCALE * content
+            total = total + self.loss_weights.content * CONTENT_SCALE * content
             parts["content"] = content.item()
         if self.style or self.regions:
-            total = total + self.weights.style * style
+            total = total + self.loss_weights.style * style
             parts["style"] = style.item()
-        if self.weights.tv:
+        if self.loss_weights.tv:
             tv = self.tv(image)
-            total = total + self.weights.tv * tv
+            total = total + self.loss_weights.tv * tv
             parts["tv"] = tv.item()
         if self.extra is not None:
             value, extra_parts = self.extra(image)

@@ -27,10 +27,10 @@ def option(default: Any = None, help: str = "", *, kind: type | None = None, cho
            low: float | None = None, high: float | None = None, strict: bool = False,
            label: str | None = None, flag: str | None = None, metavar: str | None = None,
            command_line: bool = True) -> Any:
-    """A RunOptions field and what is known about it: `kind` (int, float, str, bool, Path: a
-    file), `choices`,
-    bounds `low`..`high` (`strict`: above `low`), the `label` errors name it by, the command
-    line's `flag` (default --field-name) and `metavar`; `command_line=False`: the API's alone."""
+    """A RunOptions field and what is known about it: `kind` (int, float, str, bool; Path: a
+    file), `choices`, bounds `low`..`high` (`strict`: above `low`), the `label` errors name it
+    by, the command line's `flag` (default --field-name) and `metavar`; `command_line=False`:
+    the API's alone."""
     return field(default=default, metadata={
         "help": help, "kind": kind, "choices": choices, "low": low, "high": high, "strict": strict,
         "label": label, "flag": flag, "metavar": metavar, "command_line": command_line})

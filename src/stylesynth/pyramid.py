@@ -15,7 +15,6 @@ the finest). Measured with the judge on textures at 256 px: from [64, 10] at 128
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .errors import InputError
 
@@ -34,15 +33,6 @@ NOISE_PRESETS = {
 BASE_SIDE = 256
 NOISE_BASE_SIDE = 64
 MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
-
-
-@dataclass(frozen=True)
-class Scale:
-    """One level of a run's pyramid: its place (1 = the coarsest), its size and its iterations."""
-
-    number: int
-    size: tuple[int, int]  # (width, height)
-    iterations: int
 
 
 def parse_iterations(iterations: int | str | list[int] | None) -> int | list[int] | None:

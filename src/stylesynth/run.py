@@ -82,10 +82,11 @@ def start_run(mode: str, options: RunOptions, layers: list[str], out_size: tuple
         seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item()))
     net.check_layers(layers)
     deepest = max(net.layer_names.index(name) for name in layers)
+    minimum = min_side(options.model, options.pooling, deepest)
+    # An output too small for its layers is refused by its mode, in the mode's words.
     checkpoint_until = (plan_memory(out_size, layers, options.model, options.pooling, options.memory_limit_mb)
-                        if device.type == "cpu" else None)
-    return Run(mode=mode, options=options, net=net, layers=list(layers),
-               minimum=min_side(options.model, options.pooling, deepest), seed=seed,
+                        if device.type == "cpu" and min(out_size) >= minimum else None)
+    return Run(mode=mode, options=options, net=net, layers=list(layers), minimum=minimum, seed=seed,
                generator=torch.Generator().manual_seed(seed), dtype=pick_dtype(options.precision, device),
                checkpoint_until=checkpoint_until, out_size=out_size)
 

@@ -24,7 +24,7 @@ from .start import next_scale_start, output_size, resize, start_image
 from .target_cache import cached_style_targets
 
 
-def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, weights: LossWeights,
+def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, loss_weights: LossWeights,
                content: list[tuple[Image.Image, float]] | None = None,
                style: list[tuple[Image.Image, float]] | None = None,
                content_layers: dict[str, float] | None = None,
@@ -41,7 +41,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
     final losses (total, per term, per layer), seconds, iterations, and `interrupted`.
     """
     options.check()
-    run_id = fingerprint(mode, out_size, options, (weights, content_layers, style_layers), content, style, init)
+    run_id = fingerprint(mode, out_size, options, (loss_weights, content_layers, style_layers), content, style, init)
     resume = load_checkpoint(options.checkpoint_path, run_id) if options.resume else None
     run = start_run(mode, options, [*(content_layers or {}), *(style_layers or {})], out_size,
                     seed=resume["seed"] if resume else None)
@@ -68,7 +68,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
                        for m, (img, _) in zip(style_masks, style_t)]
         elif style_layers:
             global_style = cached_style_targets(run.net, style_t, style_layers, options.cache_targets)
-        return GatysObjective(run.net, weights,
+        return GatysObjective(run.net, loss_weights,
                               content_targets(run.net, content_t, content_layers) if content_layers else None,
                               global_style, regions, extra=options.extra_loss,
                               checkpoint_until=run.checkpoint_until, dtype=run.dtype)
@@ -117,7 +117,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, wei
         "schedule": [[list(size), n] for size, n in plan], "iterations": progress.iterations,
         "lr": options.lr, "init": init if isinstance(init, str) else "image",
         "content_layers": content_layers, "style_layers": style_layers,
-        "content_weight": weights.content, "style_weight": weights.style, "tv_weight": weights.tv,
+        "content_weight": loss_weights.content, "style_weight": loss_weights.style,
+        "tv_weight": loss_weights.tv,
         "content_scale": CONTENT_SCALE, "style_scale": style_scale,
     }, progress, losses={"total": result.loss, **result.parts}, interrupted=result.interrupted,
         warning=result.warning)

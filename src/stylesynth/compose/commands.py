@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..imageio import check_output_path, open_image, save_image
-from .automata import INITS, MAX_CELL, elementary_ca, parse_colormap, render_ca
+from .automata import FIRST_ROWS, MAX_CELL, elementary_ca, parse_colormap, render_ca
 from .blend import MODES, blend
 from .filters import FILTER_KINDS, apply_filter, filter_image, parse_kernel
 from .patterns import PATTERNS, evaluate_formula, render_preset
@@ -92,7 +92,7 @@ def blend_command(ctx, a, b, output, alpha, mode, mask):
 @click.option("--rule", type=click.IntRange(0, 255), required=True, help="Wolfram rule number, 0-255 (e.g. 30, 90).")
 @click.option("--width", type=_size, required=True, help="Cells per row.")
 @click.option("--height", type=_size, required=True, help="Generations (rows), the first being the initial state.")
-@click.option("--init", type=click.Choice(INITS), default="single", show_default=True, help="Initial row.")
+@click.option("--init", type=click.Choice(FIRST_ROWS), default="single", show_default=True, help="Initial row.")
 @click.option("--seed", type=int, default=None, help="Random seed for --init random.")
 @click.option("--cell", type=click.IntRange(1, MAX_CELL), default=1, show_default=True, help="Pixels per cell side.")
 @click.option("--colors", default=None, help="'FG,BG' (hex or names, e.g. 000000,ffffff) or 'rainbow'.")

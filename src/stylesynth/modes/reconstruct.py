@@ -27,6 +27,6 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAU
     images = weighted_images(image, "content")
     return synthesize(
         mode="reconstruct", out_size=output_size(images[0][0], opts.size), options=opts,
-        weights=LossWeights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,
+        loss_weights=LossWeights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,
         content_layers=parse_layers(layer), init=init_spec(init),
         record={"content": source_names(image)})

@@ -46,6 +46,6 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     images = [(img.resize(output_size(img, opts.size), Image.LANCZOS), w) for img, w in images]
     return synthesize(
         mode="texture", out_size=size, options=opts,
-        weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
+        loss_weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
         style_layers=parse_layers(layers), init=init_spec(init),
         record={"style": source_names(style)})

@@ -68,9 +68,9 @@ def transfer(content: Any, style: Any, *,
     masks, protected = region_masks(mask, len(styles), size) if mask is not None else (None, None)
     if masks is not None:
         styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
-    weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
+    loss_weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
     result = synthesize(
-        mode="transfer", out_size=size, options=opts, weights=weights, content=contents,
+        mode="transfer", out_size=size, options=opts, loss_weights=loss_weights, content=contents,
         style=styles, content_layers=parse_layers(content_layers),
         style_layers=parse_layers(style_layers), init=init_spec(init), style_scale=style_scale,
         style_masks=masks,

@@ -296,7 +296,7 @@ def build_spec(form: FormData, files: dict[int, tuple[bytes, str]], settings: We
     weights_text = form.getlist("style_weight")
     if weights_text and len(weights_text) != len(styles):
         raise InputError(f"give one style_weight per style ({len(styles)}), got {len(weights_text)}")
-    weights = []
+    blend_weights = []
     for text in weights_text or ["1"] * len(styles):
         try:
             w = float(text) if isinstance(text, str) else math.nan
@@ -304,13 +304,13 @@ def build_spec(form: FormData, files: dict[int, tuple[bytes, str]], settings: We
             w = math.nan
         if not (math.isfinite(w) and w >= 0):
             raise InputError(f"style_weight must be a number >= 0, got {str(text)[:40]!r}")
-        weights.append(w)
-    if sum(weights) <= 0:
+        blend_weights.append(w)
+    if sum(blend_weights) <= 0:
         raise InputError("style weights must not all be zero")
 
     content, content_name = uploads.image(value(contents[0]), "photo", size)
     style_items, style_names = [], []
-    for item, w in zip(styles, weights):
+    for item, w in zip(styles, blend_weights):
         image, name = uploads.image(value(item), "painting", size)
         style_items.append((image, w))
         style_names.append({**name, "weight": w})
