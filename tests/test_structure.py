@@ -36,20 +36,16 @@ def test_every_run_option_is_on_the_command_line_or_marked_api_only():
     assert all(f.metadata["help"] for f in dataclasses.fields(RunOptions))
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # starlette's TestClient on httpx
 def test_every_run_option_is_in_the_web_config():
-    from stylesynth.web.app import FIELDS as FORM, create_app
-    from stylesynth.web.settings import RUN_OPTIONS
+    """The studio says how it sets every RunOptions field (/api/config serves it: test_web_api)."""
+    pytest.importorskip("starlette")
+    from stylesynth.web.app import FIELDS as FORM
+    from stylesynth.web.settings import RUN_OPTIONS, WebSettings
 
     assert set(RUN_OPTIONS) == set(FIELDS), "say in web/settings.py RUN_OPTIONS how the studio sets it"
     assert {name for name, role in RUN_OPTIONS.items() if role == "form"} <= set(FORM)
     assert {name for name, role in RUN_OPTIONS.items() if role == "server"} <= {
-        f.name for f in dataclasses.fields(stylesynth.web.WebSettings)}
-    httpx = pytest.importorskip("httpx")
-    from starlette.testclient import TestClient
-
-    with TestClient(create_app()) as client:
-        assert httpx is not None and set(client.get("/api/config").json()["options"]) == set(FIELDS)
+        f.name for f in dataclasses.fields(WebSettings)}
 
 
 def test_the_catalogue_checks_the_api():

@@ -135,6 +135,16 @@ def test_config_examples_and_page(client):
         assert "url(http" not in text and "@import" not in text, path
 
 
+def test_config_lists_every_run_option_and_labels_presets(client):
+    """Every run option of the engine, with how the studio sets it (a new one fails here first)."""
+    from stylesynth.options import RunOptions
+
+    config = client.get("/api/config").json()
+    assert set(config["options"]) == set(RunOptions.__dataclass_fields__)
+    assert config["options"]["size"]["set_by"] == "form" and config["options"]["device"]["set_by"] == "server"
+    assert config["preset_labels"] == {"draft": "2 iterations", "fast": "3 iterations", "quality": "4 iterations"}
+
+
 def test_bad_images_are_400_with_a_clear_message(client, tmp_path):
     cases = {
         "notes.txt": (b"this is not an image at all", "not an image"),
