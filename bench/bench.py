@@ -45,20 +45,22 @@ def matmul_gflops(n: int = 2048, repeats: int = 20, dtype: torch.dtype = torch.f
     return 2 * n**3 / min(times) / 1e9
 
 
-def objective_at(size: int):
-    """(objective function, content tensor) of the default transfer at `size`."""
+def objective_at(size: int, dtype: torch.dtype | None = None):
+    """(objective function, content tensor) of the default transfer at `size`, its convolutions
+    in `dtype` (None: float32)."""
     from stylesynth.imageio import load_image, to_tensor
-    from stylesynth.synthesis import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS,
-                                      GatysObjective, Weights, _network, content_targets,
-                                      parse_layers, style_targets)
+    from stylesynth.objective import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS,
+                                      GatysObjective, LossWeights, content_targets, parse_layers,
+                                      style_targets)
+    from stylesynth.pretrained import shared_network
 
-    net = _network("vgg16", "max", "cpu", None)
+    net = shared_network("vgg16", "max", "cpu", None)
     content = to_tensor(load_image(CONTENT, size))
     style = to_tensor(load_image(STYLE, size))
     objective = GatysObjective(
-        net, Weights(DEFAULT_RATIO, 1.0),
+        net, LossWeights(DEFAULT_RATIO, 1.0),
         content_targets(net, [(content, 1.0)], parse_layers(DEFAULT_CONTENT_LAYERS)),
-        style_targets(net, [(style, 1.0)], parse_layers(DEFAULT_STYLE_LAYERS)))
+        style_targets(net, [(style, 1.0)], parse_layers(DEFAULT_STYLE_LAYERS)), dtype=dtype)
     return objective, content
 
 
@@ -98,7 +100,7 @@ def bench_eval(repeats: int = 7) -> dict:
     if auto is not None:
         dtypes[str(auto).removeprefix("torch.")] = auto
     for name, dtype in dtypes.items():
-        objective.dtype = dtype
+        objective, _ = objective_at(SIZE, dtype)
         x = content.contiguous().requires_grad_(True)
         times = []
         for k in range(repeats + 2):
@@ -151,7 +153,7 @@ def peak_rss(size: int, runs: int = 3) -> dict:
     for _ in range(runs):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         peaks.append(int(out.stdout.split()[-1]) / 1024)
-    from stylesynth.synthesis import estimate_memory
+    from stylesynth.memory import estimate_memory
 
     return {"size": size, "peak_rss_mb": max(peaks), "peak_rss_mb_runs": peaks,
             "estimate_mb": estimate_memory(size_of(size)) / 2**20,
@@ -161,7 +163,7 @@ def peak_rss(size: int, runs: int = 3) -> dict:
 def size_of(long_side: int) -> tuple[int, int]:
     from PIL import Image
 
-    from stylesynth.synthesis import output_size
+    from stylesynth.start import output_size
 
     return output_size(Image.open(CONTENT), long_side)
 

@@ -16,7 +16,7 @@ from PIL import Image
 from stylesynth.cli import main
 from stylesynth.compose.automata import elementary_ca, render_ca
 from stylesynth.compose.filters import KERNELS, convolve, parse_kernel, pencil_sketch
-from stylesynth.compose.patterns import PRESETS, evaluate_formula, render_preset
+from stylesynth.compose.patterns import PATTERNS, evaluate_formula, render_preset
 from stylesynth.errors import InputError
 from stylesynth.imageio import read_params
 
@@ -458,7 +458,7 @@ def test_refusal_names_the_column_in_the_right_channel():
         evaluate_formula("x; y; 1+foo", 4, 4)
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(PATTERNS))
 def test_presets(capsys, tmp_path, name):
     out = tmp_path / f"{name}.png"
     code, _, _ = run(capsys, "pattern", "-o", out, "--preset", name, "--width", 60, "--height", 40)

@@ -11,7 +11,9 @@ import stylesynth
 from stylesynth import colors
 from stylesynth.imageio import load_image, to_tensor
 from stylesynth.losses import GuidedStyleLoss
-from stylesynth.synthesis import DEFAULT_STYLE_LAYERS, RunOptions, _network, parse_layers, style_targets
+from stylesynth.objective import DEFAULT_STYLE_LAYERS, parse_layers, style_targets
+from stylesynth.options import RunOptions
+from stylesynth.pretrained import shared_network
 
 from conftest import CONTENT, EXAMPLES, STYLE, run_cli
 
@@ -72,7 +74,7 @@ def test_mask_gives_each_region_its_own_style(tmp_path):
     mask.paste((255, 255, 255), (0, 0, 64, 96))  # left: first style, right: second
     mask.save(tmp_path / "mask.png")
     out = stylesynth.transfer(CONTENT, [STYLE, SCREAM], mask=tmp_path / "mask.png", **SMALL)
-    net = _network("vgg16", RunOptions.pooling, "auto", None)
+    net = shared_network("vgg16", RunOptions.pooling, "auto", None)
     layers = parse_layers(DEFAULT_STYLE_LAYERS)
     x = to_tensor(out)
     w = x.shape[-1]

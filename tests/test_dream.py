@@ -16,7 +16,8 @@ from PIL import Image
 
 import stylesynth
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.synthesis import RunOptions, _network
+from stylesynth.options import RunOptions
+from stylesynth.pretrained import shared_network
 
 from conftest import CONTENT, run_cli
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("vgg16_weights")
 
 
 def mean_activation(image: Image.Image, layer: str, channel: int | None = None) -> float:
-    net = _network("vgg16", RunOptions.pooling, "auto", None)
+    net = shared_network("vgg16", RunOptions.pooling, "auto", None)
     with torch.no_grad():
         features = net(to_tensor(image), [layer])[layer].clamp_min(0)
     return (features[:, channel] if channel is not None else features).mean().item()

@@ -18,7 +18,7 @@ import stylesynth
 from stylesynth import read_params
 from stylesynth.modes import figures
 from stylesynth.modes.figures import FIGURE_LAYERS, contact_sheet
-from stylesynth.synthesis import NOISE_STD
+from stylesynth.start import NOISE_STD
 
 pytestmark = pytest.mark.usefixtures("vgg16_weights")
 

@@ -8,7 +8,7 @@ import torch
 from stylesynth import InputError
 from stylesynth.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 from stylesynth.nets import FeatureExtractor
-from stylesynth.synthesis import CONTENT_SCALE, GatysObjective, Weights, parse_layers
+from stylesynth.objective import CONTENT_SCALE, GatysObjective, Weights, parse_layers
 
 
 def test_content_loss_is_eq1_relative_to_the_targets_energy():

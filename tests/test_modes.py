@@ -15,8 +15,11 @@ from PIL import Image
 
 import stylesynth
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.synthesis import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, GatysObjective, RunOptions, Weights, _network,
+from stylesynth.objective import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, GatysObjective, Weights,
                                   content_targets, parse_layers, style_targets)
+from stylesynth.options import RunOptions
+from stylesynth.pretrained import shared_network
+from stylesynth.pyramid import scale_plan
 
 from conftest import CONTENT, STYLE, run_cli
 
@@ -32,7 +35,7 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 def reference_losses(result: Image.Image, content_path, style_path, ratio=1e-3):
     """Content and style losses of `result`, the content image and the (resized) style image."""
-    net = _network("vgg16", RunOptions.pooling, "auto", None)
+    net = shared_network("vgg16", RunOptions.pooling, "auto", None)
     content = load_image(content_path, 128)
     style_img = load_image(style_path, 128)
     objective = GatysObjective(
@@ -89,14 +92,14 @@ def test_transfer_matches_style_and_content_at_defaults():
     ((96, 64), True, "fast", [((96, 64), 150)]),
 ])
 def test_preset_schedules(size, from_noise, preset, expected):
-    assert RunOptions(preset=preset).schedule(size, 16, from_noise) == expected
+    assert scale_plan(size, 16, preset=preset, from_noise=from_noise) == expected
 
 
 def test_schedule_skips_too_small_scales_and_keeps_the_first_scale_budget():
     # 4 scales of 128 px: 16 and 32 px are too small; the first kept scale gets the first count.
-    assert RunOptions(scales=4).schedule((128, 96), 16) == [((64, 48), 64), ((128, 96), 10)]
+    assert scale_plan((128, 96), 16, scales=4) == [((64, 48), 64), ((128, 96), 10)]
     # An explicit list drops the counts of the scales it skips.
-    assert RunOptions(iterations="9,8,7").schedule((128, 96), 16) == [((64, 48), 8), ((128, 96), 7)]
+    assert scale_plan((128, 96), 16, iterations="9,8,7") == [((64, 48), 8), ((128, 96), 7)]
 
 
 def test_pyramid_from_the_photo_keeps_its_fine_detail():
@@ -161,14 +164,14 @@ def test_cli_unknown_layer_lists_valid_ones_and_writes_nothing(tmp_path, capsys)
 
 
 def test_pyramid_schedule_and_cached_style_targets(tmp_path, monkeypatch):
-    from stylesynth import synthesis
+    from stylesynth import objective
 
     monkeypatch.setenv("STYLESYNTH_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()  # the network is already loaded (and memoized) by now
-    synthesis._network("vgg16", RunOptions.pooling, "auto", None)
+    shared_network("vgg16", RunOptions.pooling, "auto", None)
     calls = []
-    real = synthesis.style_targets
-    monkeypatch.setattr(synthesis, "style_targets", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = objective.style_targets
+    monkeypatch.setattr(objective, "style_targets", lambda *a, **k: calls.append(1) or real(*a, **k))
     steps = []
     kwargs = dict(size=128, iterations="4,3", seed=0, progress=False, on_step=steps.append)
     first = stylesynth.transfer(CONTENT, STYLE, **kwargs)

@@ -16,7 +16,8 @@ from torch import nn
 from stylesynth import nets
 from stylesynth.cli import main
 from stylesynth.errors import InputError
-from stylesynth.nets import FeatureExtractor, layer_names, load_network, pick_device, set_threads
+from stylesynth.nets import FeatureExtractor, layer_names, pick_device, set_threads
+from stylesynth.pretrained import load_network
 
 CLOSED = "http://127.0.0.1:9/"
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

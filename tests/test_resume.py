@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylesynth.synthesis import estimate_memory
+from stylesynth.memory import estimate_memory
 
 from conftest import CONTENT, STYLE
 
@@ -85,7 +85,7 @@ def test_memory_estimate_is_within_30_percent_of_the_measured_peak(size, checkpo
 
 
 def _size(long_side: int) -> tuple[int, int]:
-    from stylesynth.synthesis import output_size
+    from stylesynth.start import output_size
 
     return output_size(Image.open(CONTENT), long_side)
 

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -132,6 +133,16 @@ def test_config_examples_and_page(client):
         text = client.get(path).text
         assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), path
         assert "url(http" not in text and "@import" not in text, path
+
+
+def test_config_lists_every_run_option_and_labels_presets(client):
+    """Every run option of the engine, with how the studio sets it (a new one fails here first)."""
+    from stylesynth.options import RunOptions
+
+    config = client.get("/api/config").json()
+    assert set(config["options"]) == set(RunOptions.__dataclass_fields__)
+    assert config["options"]["size"]["set_by"] == "form" and config["options"]["device"]["set_by"] == "server"
+    assert config["preset_labels"] == {"draft": "2 iterations", "fast": "3 iterations", "quality": "4 iterations"}
 
 
 def test_bad_images_are_400_with_a_clear_message(client, tmp_path):
@@ -359,8 +370,6 @@ def test_job_with_uploads_streams_progress_and_previews(client, server):
     # httpx sends the form's values before its files: the example is the first style.
     assert [(s["name"], s["weight"]) for s in final["inputs"]["styles"]] == [
         ("starry_night.jpg", 1.0), ("texture.png", 3.0)]
-    if not server.manager.preserve_colors_supported:  # recorded, never faked
-        assert "preserve_colors" in final["unsupported"]
 
     preview = client.get(sorted(previews)[-1])
     assert preview.headers["content-type"] == "image/jpeg"
@@ -375,6 +384,13 @@ def test_job_with_uploads_streams_progress_and_previews(client, server):
     record = read_params(path)
     assert record["mode"] == "transfer" and record["seed"] == 7 and record["iterations_done"] == 150
     assert record["inputs"]["styles"][1]["name"] == "texture.png"
+    assert record["preserve_colors"] == "luminance"
+    # Luminance transfer keeps the photo's colours: the result's chroma (Cb, Cr) is the photo's,
+    # far from the paintings' (a blue texture and The Starry Night).
+    photo = Image.open(io.BytesIO(photo_bytes(80))).convert("RGB").resize(image.size, Image.LANCZOS)
+    chroma = np.asarray(image.convert("YCbCr"), dtype=float)[..., 1:]
+    photo_chroma = np.asarray(photo.convert("YCbCr"), dtype=float)[..., 1:]
+    assert np.abs(chroma - photo_chroma).mean() < 2.0, np.abs(chroma - photo_chroma).mean()
     path.unlink()
 
 

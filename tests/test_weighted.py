@@ -16,8 +16,10 @@ from PIL import Image
 import stylesynth
 from stylesynth.cli import _weighted
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.synthesis import (DEFAULT_STYLE_LAYERS, GatysObjective, RunOptions, Weights, _network,
-                                  content_targets, parse_layers, style_targets)
+from stylesynth.objective import (DEFAULT_STYLE_LAYERS, GatysObjective, Weights, content_targets,
+                                  parse_layers, style_targets)
+from stylesynth.options import RunOptions
+from stylesynth.pretrained import shared_network
 
 from conftest import CONTENT, EXAMPLES, STYLE, run_cli
 
@@ -33,14 +35,14 @@ def same(a: Image.Image, b: Image.Image) -> bool:
 
 def style_loss(image: Image.Image, style) -> float:
     """Style loss (Eq. 5, default layers) of `image` against `style` seen at SIZE long side."""
-    net = _network("vgg16", RunOptions.pooling, "auto", None)
+    net = shared_network("vgg16", RunOptions.pooling, "auto", None)
     targets = style_targets(net, [(to_tensor(load_image(style, SIZE)), 1.0)], parse_layers(DEFAULT_STYLE_LAYERS))
     with torch.no_grad():
         return GatysObjective(net, Weights(0.0, 1.0), style_targets=targets)(to_tensor(image))[1]["style"]
 
 
 def content_loss(image: Image.Image, content, layer: str) -> float:
-    net = _network("vgg16", RunOptions.pooling, "auto", None)
+    net = shared_network("vgg16", RunOptions.pooling, "auto", None)
     source = to_tensor(load_image(content, SIZE).resize(image.size, Image.LANCZOS))
     targets = content_targets(net, [(source, 1.0)], parse_layers(layer))
     with torch.no_grad():

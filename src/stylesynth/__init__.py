@@ -7,15 +7,15 @@ parameter and the final losses; `save_image(image, path, image.info["stylesynth"
 `video(input, style, output, **options)` stylizes a clip without flicker (needs the `video` extra).
 """
 
-__version__ = "0.1.0"
-
-from .errors import InputError, StylesynthError  # noqa: E402
-from .evaluate import Score, evaluate  # noqa: E402
-from .imageio import load_image, open_image, read_params, save_image  # noqa: E402
-from .modes import dream, figure, reconstruct, texture, transfer  # noqa: E402
-from .modes.video import video  # noqa: E402
-from .nets import FeatureExtractor, load_network  # noqa: E402
-from .synthesis import RunOptions  # noqa: E402
+from .version import __version__
+from .errors import InputError, StylesynthError
+from .evaluate import Score, evaluate
+from .imageio import load_image, open_image, read_params, save_image
+from .modes import dream, figure, reconstruct, texture, transfer
+from .modes.video import video
+from .nets import FeatureExtractor
+from .options import RunOptions
+from .pretrained import load_network
 
 __all__ = ["__version__", "InputError", "StylesynthError", "load_image", "open_image", "read_params",
            "save_image", "dream", "figure", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",

@@ -1,7 +1,8 @@
 """Command-line shell: parses options, calls the library, reports errors in one line.
 
-Defaults are not repeated here: the synthesis options come from `RunOptions` and the mode
-functions' signatures, so the CLI, the API and the web studio cannot drift apart.
+Options are not declared here: the synthesis options are made from `RunOptions`' catalogue
+(options.py: help, choices, bounds) and the modes' own from their signatures' defaults, so the
+CLI, the API and the web studio cannot drift apart.
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ from pathlib import Path
 
 import click
 
-from . import __version__, signals, weights
+from . import colors, signals, weights
 from .errors import InputError, StylesynthError
 from .flow import METHODS as FLOW_METHODS
 from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
-from .modes.figures import FIGURES, INITS, figure
+from .modes.dream import NOT_FOR_DREAM
+from .modes.figures import FIGURES, figure
 from .modes.video import video
-from .nets import NETWORKS, POOLINGS, PRECISIONS
-from .optimize import OPTIMIZERS, Step
-from .synthesis import PRESETS, RunOptions
+from .nets import NETWORKS
+from .optimize import Step
+from .options import RunOptions
+from .start import INITS
+from .version import __version__
+from .web.settings import WebSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -56,7 +61,46 @@ def _default(function, name: str):
     return inspect.signature(function).parameters[name].default
 
 
-RUN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunOptions)}
+FIELDS = {f.name: f for f in dataclasses.fields(RunOptions)}
+
+
+def catalogue_option(name: str, **changes):
+    """The click option of RunOptions field `name`, from its catalogue entry; `changes` (a
+    command's own default or help) go over it."""
+    meta = FIELDS[name].metadata
+    settings = {"default": FIELDS[name].default, "help": meta["help"], "metavar": meta["metavar"]}
+    if meta["kind"] is bool and "/" not in (meta["flag"] or ""):
+        settings["is_flag"] = True
+    elif meta["choices"]:
+        settings["type"] = click.Choice(meta["choices"])
+    elif name == "size":
+        settings["type"] = SIZE
+    elif meta["kind"] in (int, float):
+        settings["type"] = meta["kind"]
+    elif meta["kind"] is Path:
+        settings["type"] = click.Path(dir_okay=False)
+    settings.update(changes)
+    settings["show_default"] = settings["default"] not in (None, False)
+    return click.option(meta["flag"] or f"--{name.replace('_', '-')}", name, **settings)
+
+
+def catalogue_options(leave_out=()) -> list:
+    """The click options of every RunOptions field the command line sets, but `leave_out`."""
+    return [catalogue_option(name) for name, f in FIELDS.items()
+            if f.metadata["command_line"] and name not in leave_out]
+
+
+# What the command line adds to a run: where its result goes and how it is reported.
+OUTPUT_OPTIONS = {
+    "output": click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                           help="Output image (.png, .jpg, .webp); parameters are stored with it."),
+    "quiet": click.option("--quiet", is_flag=True, help="No progress bar, nor a word about downloads."),
+    "snapshot_every": click.option("--snapshot-every", type=int, default=0, metavar="N",
+                                   help="Write OUT.iterNNNN.png every N iterations (counted over all scales)."),
+    "as_json": click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+    "loss_plot": click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                              help="Write the loss curves as a PNG."),
+}
 
 
 def _apply(options: list, command):
@@ -65,69 +109,9 @@ def _apply(options: list, command):
     return command
 
 
-def _common_options() -> list:
-    """Network, device, output and checkpoint options every optimizing command shares."""
-    return [
-        click.option("--seed", type=int, default=None, help="Random seed (default: random, recorded)."),
-        click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True),
-        click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"],
-                     show_default=True, help="avg: Gatys et al.'s smoother choice."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
-                     default=RUN_DEFAULTS["device"], show_default=True),
-        click.option("--threads", type=int, default=None, help="CPU threads (default: all cores)."),
-        click.option("--memory-limit", "memory_limit_mb", type=int, default=None, metavar="MB",
-                     help="Memory budget; larger runs recompute early layers or are refused "
-                     "[default: min(8 GiB, 80% of RAM)]."),
-        click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
-                     help="Network weights file (torchvision .pth)."),
-        click.option("--quiet", is_flag=True, help="No progress bar, nor a word about downloads."),
-        click.option("--snapshot-every", type=int, default=0, metavar="N",
-                     help="Write OUT.iterNNNN.png every N iterations (counted over all scales)."),
-        click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
-        click.option("--checkpoint-every", type=int, default=0, metavar="N",
-                     help="Save the run's state to OUT.ckpt every N iterations."),
-        click.option("--resume", is_flag=True, help="Continue the run saved in OUT.ckpt, if any."),
-    ]
-
-
-def _output_option():
-    return click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-                        help="Output image (.png, .jpg, .webp); parameters are stored with it.")
-
-
-def _size_option():
-    return click.option("--size", type=SIZE, default=RUN_DEFAULTS["size"], show_default=True,
-                        help="Long side of the output in pixels ('original': the content's, transfer only).")
-
-
-def _precision_option():
-    return click.option("--precision", type=click.Choice(PRECISIONS), default=RUN_DEFAULTS["precision"],
-                        show_default=True, help="The network's arithmetic: auto is bfloat16 where the "
-                        "hardware has it (about twice as fast), else float32.")
-
-
 def run_options(command):
-    """The options of the Gatys modes, with defaults read from RunOptions."""
-    return _apply([
-        _output_option(),
-        _size_option(),
-        click.option("--preset", type=click.Choice(list(PRESETS)), default=RUN_DEFAULTS["preset"],
-                     show_default=True, help="Speed/quality: scales and iterations per scale "
-                     f"({'; '.join(f'{k}: {v}' for k, v in PRESETS.items())})."),
-        click.option("--scales", type=int, default=None,
-                     help="Number of coarse-to-fine scales (1: single scale) [default: the preset's]."),
-        click.option("--iterations", default=None, metavar="N|N1,N2,..",
-                     help="Iterations at each scale, or per scale coarse to fine [default: the preset's]."),
-        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=RUN_DEFAULTS["optimizer"],
-                     show_default=True, help="L-BFGS, Adam, or plain gradient descent."),
-        click.option("--lr", type=float, default=None, help="Step size (default per optimizer)."),
-        _precision_option(),
-        click.option("--tv-weight", type=float, default=RUN_DEFAULTS["tv_weight"], show_default=True,
-                     help="Total-variation smoothness weight."),
-        click.option("--loss-plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Write the loss curves as a PNG."),
-        *_common_options(),
-    ], command)
+    """The options of the Gatys modes: every RunOptions field, and the output options."""
+    return _apply([*OUTPUT_OPTIONS.values(), *catalogue_options()], command)
 
 
 def _weighted(spec: str) -> tuple[str, float] | str:
@@ -142,7 +126,7 @@ def _weighted(spec: str) -> tuple[str, float] | str:
 
 
 def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every: int,
-         loss_plot: str | None, as_json: bool, weights_file: str | None, **options) -> None:
+         loss_plot: str | None, as_json: bool, **options) -> None:
     """Shared tail of every synthesis command: check, run, save, report."""
     out = check_output_path(output)  # fail before the work, not after it
     if loss_plot:
@@ -158,7 +142,7 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
                        {"snapshot_of": str(out), "iteration": step.iteration})
 
     with signals.stop_after_step(), weights.quiet(quiet):
-        image = mode_function(**sources, **options, weights=weights_file, progress=not quiet,
+        image = mode_function(**sources, **options, progress=not quiet,
                               on_step=snapshot if snapshot_every else None,
                               checkpoint_path=str(out) + ".ckpt")
         record = image.info["stylesynth"]
@@ -234,7 +218,7 @@ def texture_command(styles, **options):
               help="Optionally weighted: relu1_1:0.2,relu2_1:0.2,...")
 @click.option("--init", default=_default(transfer, "init"), show_default=True,
               help="palette (the photo in the painting's colours), content, noise, style, or an image path.")
-@click.option("--preserve-colors", type=click.Choice(["none", "luminance", "histogram"]),
+@click.option("--preserve-colors", type=click.Choice(colors.PRESERVE_COLORS),
               default=_default(transfer, "preserve_colors"), show_default=True,
               help="Keep the photo's colours: transfer luminance only, or match the style's colours first.")
 @click.option("--style-scale", type=float, default=_default(transfer, "style_scale"), show_default=True,
@@ -296,8 +280,7 @@ def _params(source, names: tuple[str, ...]) -> list[click.Parameter]:
 @click.option("--fps", type=float, default=None,
               help="Frame rate [default: the input video's; 24 for a folder of frames].")
 @click.option("--resume", is_flag=True, help="Continue after the last finished frame in the frames folder.")
-def video_command(input_, style, output, ratio, content_weight, style_weight, quiet, as_json, weights_file,
-                  **options):
+def video_command(input_, style, output, ratio, content_weight, style_weight, quiet, as_json, **options):
     """Stylize a clip INPUT (a video, or a folder or glob of frames) after STYLE, without flicker.
 
     Each frame after the first starts from the previous result warped by optical flow, with a
@@ -307,7 +290,7 @@ def video_command(input_, style, output, ratio, content_weight, style_weight, qu
     ratio = _ratio(ratio, content_weight, style_weight)
     with signals.stop_after_step(), weights.quiet(quiet):
         record = video(input_, style, output, ratio=ratio, content_weight=content_weight,
-                       style_weight=style_weight, weights=weights_file, progress=not quiet, **options)
+                       style_weight=style_weight, progress=not quiet, **options)
         stopped = signals.received()
     if as_json:
         click.echo(json.dumps(record))
@@ -325,17 +308,17 @@ video_command.params.extend(
                                "init", "preserve_colors", "style_scale"))
     + _params(run_options, ("size", "preset", "scales", "iterations", "optimizer", "lr", "precision", "tv_weight",
                             "seed", "model", "pooling", "device", "threads", "memory_limit_mb", "weights_file",
-                            "quiet", "as_json")))
+                            "cache_targets", "quiet", "as_json")))
 
 
 @cli.command("layers")
-@click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True)
-@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None)
+@catalogue_option("model")
+@catalogue_option("weights_file")
 def layers_command(model, weights_file):
     """Load a pretrained network and print its layers with their output shapes at 224 px."""
     import torch
 
-    from .nets import load_network
+    from .pretrained import load_network
 
     net = load_network(model, device="cpu", weights=weights_file)
     with torch.no_grad():
@@ -372,12 +355,15 @@ def weights_fetch(name, quiet):
 
 
 def _dream_options(command):
-    """run_options less what gradient ascent does not use (optimizer, lr, TV, loss plot)."""
+    """The image, dream's own options (defaults from its signature), and the run options that
+    mean something to gradient ascent. --checkpoint-every and --resume stay, as they always
+    were, and are refused with the reason (modes/dream.py NOT_FOR_DREAM)."""
     from .modes import dream
 
-    options = [
+    kept = {"checkpoint_every", "resume"}
+    return _apply([
         click.argument("image"),
-        _output_option(),
+        OUTPUT_OPTIONS["output"],
         click.option("--layer", default=_default(dream, "layer"), show_default=True,
                      help="Layer whose mean activation is maximised."),
         click.option("--channel", type=int, default=None, metavar="K",
@@ -392,13 +378,9 @@ def _dream_options(command):
                      show_default=True, help="Steps per octave."),
         click.option("--jitter", type=int, default=_default(dream, "jitter"), show_default=True,
                      help="Random shift of each step, up to this many px."),
-        _size_option(),
-        _precision_option(),
-        *_common_options(),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+        *catalogue_options(leave_out={*NOT_FOR_DREAM, "iterations", "cache_targets"} - kept),
+        *(option for name, option in OUTPUT_OPTIONS.items() if name not in ("output", "loss_plot")),
+    ], command)
 
 
 @cli.command("dream")
@@ -426,12 +408,10 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("--style", required=True, help="The painting (style image).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The sheet (.png); its panels' parameters and losses go to the same name .json.")
-@click.option("--size", type=int, default=_default(figure, "size"), show_default=True,
-              help="Long side of each panel in pixels.")
-@click.option("--preset", type=click.Choice(list(PRESETS)), default=_default(figure, "preset"),
-              show_default=True, help="Scales and iterations of every panel.")
-@click.option("--scales", type=int, default=None, help="Coarse-to-fine scales [default: the preset's].")
-@click.option("--iterations", default=None, metavar="N|N1,N2,..", help="Iterations per scale [default: the preset's].")
+@catalogue_option("size", type=int, default=_default(figure, "size"), help="Long side of each panel in pixels.")
+@catalogue_option("preset", default=_default(figure, "preset"))
+@catalogue_option("scales")
+@catalogue_option("iterations")
 @click.option("--init", type=click.Choice(list(INITS)), default=None,
               help="Start of every panel but in seeds and init, which vary it [default: white noise "
               "for layers, grid and ratios; the palette start otherwise].")
@@ -441,18 +421,15 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
               help="ratios: Huang & Fuh's alpha values (their weight of the style; beta = 1).")
 @click.option("--seeds", type=int, default=_default(figure, "seeds"), show_default=True,
               help="seeds: how many noise seeds.")
-@click.option("--seed", type=int, default=_default(figure, "seed"), show_default=True,
-              help="Seed of every panel (seeds: the first seed).")
-@click.option("--model", type=click.Choice(NETWORKS), default=RUN_DEFAULTS["model"], show_default=True)
-@click.option("--pooling", type=click.Choice(POOLINGS), default=RUN_DEFAULTS["pooling"], show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=RUN_DEFAULTS["device"],
-              show_default=True)
-@_precision_option()
-@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
-              help="Network weights file (torchvision .pth) for --model.")
-@click.option("--quiet", is_flag=True, help="No progress bar, nor a word about downloads.")
-def figure_command(name, content, style, output, ratios, alphas, weights_file, quiet, **options):
+@catalogue_option("seed", default=_default(figure, "seed"), help="Seed of every panel (seeds: the first seed).")
+@catalogue_option("model")
+@catalogue_option("pooling")
+@catalogue_option("device")
+@catalogue_option("precision")
+@catalogue_option("threads")
+@catalogue_option("weights_file")
+@OUTPUT_OPTIONS["quiet"]
+def figure_command(name, content, style, output, ratios, alphas, quiet, **options):
     """Render one of the papers' experiments as a labelled contact sheet (PNG) plus JSON.
 
     \b
@@ -471,7 +448,7 @@ def figure_command(name, content, style, output, ratios, alphas, weights_file, q
     check_output_path(record_path.with_suffix(".png"))  # same directory: writable
     with signals.stop_after_step(), weights.quiet(quiet):
         sheet = figure(name, content, style, ratios=_numbers(ratios, "--ratios"),
-                       alphas=_numbers(alphas, "--alphas"), weights=weights_file, progress=not quiet, **options)
+                       alphas=_numbers(alphas, "--alphas"), progress=not quiet, **options)
         record = sheet.info["stylesynth"]
         save_image(sheet, out, record)
         write_json(record_path, record)
@@ -503,14 +480,8 @@ def evaluate_command(content, style, results, weights_file, as_json):
         click.echo(f"{r:<{width}}  content {s.content:.3f}  style {s.style:.3f}")
 
 
-def _web_defaults() -> dict:
-    from .web.app import WebSettings
-
-    return {f.name: f.default for f in dataclasses.fields(WebSettings)
-            if f.default is not dataclasses.MISSING}
-
-
-WEB_DEFAULTS = _web_defaults()
+WEB_DEFAULTS = {f.name: f.default for f in dataclasses.fields(WebSettings)
+                if f.default is not dataclasses.MISSING}
 
 
 @cli.command("serve")
@@ -531,24 +502,22 @@ WEB_DEFAULTS = _web_defaults()
               help="Largest uploaded image in pixels (HTTP 413 beyond).")
 @click.option("--max-size", type=int, default=WEB_DEFAULTS["max_size"], show_default=True,
               help="Largest result (long side, px).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
-              default=RUN_DEFAULTS["device"], show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
-              help="Network weights file (torchvision .pth).")
+@catalogue_option("device")
+@catalogue_option("threads")
+@catalogue_option("weights_file")
 @click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Also answer requests for this host name (a reverse proxy's); repeatable. The "
               "studio answers only its own address, localhost, 127.0.0.1 and [::1] otherwise.")
 def serve_command(host, port, workers, max_queue, examples, keep, max_upload_mb, max_pixels, max_size,
                   device, threads, weights_file, allowed_hosts):
     """Run the web studio: a local page to paint photos in the style of paintings, with live progress."""
-    from .web import WebSettings, serve
-    from .web.app import LOOPBACK
+    from .web.server import serve
+    from .web.settings import LOOPBACK
 
     settings = WebSettings(examples_dir=Path(examples) if examples else None, workers=workers,
                            max_queue=max_queue, max_upload_bytes=int(max_upload_mb * 2**20),
                            max_pixels=max_pixels, max_size=max_size, result_ttl=keep, device=device,
-                           threads=threads, weights=weights_file, allowed_hosts=allowed_hosts)
+                           threads=threads, weights_file=weights_file, allowed_hosts=allowed_hosts)
     settings.check()
     if host not in LOOPBACK:
         click.echo(f"stylesynth: warning: listening on {host}: anyone who can reach this address can "

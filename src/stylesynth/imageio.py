@@ -37,11 +37,11 @@ WHITE = (255, 255, 255)
 # mkstemp creates files with mode 0600; results should get the usual mode the
 # user's umask gives (e.g. 0644). The umask can only be read by setting it, so
 # read it once at import rather than racing other threads on every save.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+UMASK = os.umask(0o022)
+os.umask(UMASK)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Collapse whitespace so an error message is always a single line."""
     return " ".join(str(text).split())
 
@@ -77,16 +77,16 @@ def open_image(source: Any) -> Image.Image:
 def _open_file(path: Path) -> Image.Image:
     """Open, fully decode and convert one image file; every failure is an InputError."""
     if not path.exists():
-        raise InputError(_one_line(f"no such file: {path}"))
+        raise InputError(one_line(f"no such file: {path}"))
     if path.is_dir():
-        raise InputError(_one_line(f"{path} is a directory, not an image file"))
+        raise InputError(one_line(f"{path} is a directory, not an image file"))
     try:
         fh = open(path, "rb")
     except OSError as exc:
-        raise InputError(_one_line(f"cannot read {path}: {exc.strerror or exc}")) from None
+        raise InputError(one_line(f"cannot read {path}: {exc.strerror or exc}")) from None
     with fh:
         if os.fstat(fh.fileno()).st_size == 0:
-            raise InputError(_one_line(f"{path} is an empty file (0 bytes), not an image"))
+            raise InputError(one_line(f"{path} is an empty file (0 bytes), not an image"))
 
         def decode() -> Image.Image:
             # Our own MAX_PIXELS check below is the limit; Pillow's warning
@@ -116,23 +116,23 @@ def _decode(name: Any, decode: Callable[[], Image.Image]) -> Image.Image:
         raise
     except Image.UnidentifiedImageError:
         raise InputError(
-            _one_line(
+            one_line(
                 f"{name} is not an image or its format is not recognised: "
                 f"use JPEG, PNG, WebP, BMP, TIFF or GIF"
             )
         ) from None
     except Image.DecompressionBombError:
         raise InputError(
-            _one_line(f"{name} is too large to open safely (over {MAX_PIXELS:,} pixels): "
+            one_line(f"{name} is too large to open safely (over {MAX_PIXELS:,} pixels): "
                       f"downscale it first")
         ) from None
     except Exception as exc:  # noqa: BLE001
         # Pillow's decoders raise a zoo of types on bad data (OSError,
         # SyntaxError, ValueError, struct.error, EOFError, IndexError, ...).
         # Whatever it is, the file is at fault, not the program.
-        reason = _one_line(str(exc)) or type(exc).__name__
+        reason = one_line(str(exc)) or type(exc).__name__
         raise InputError(
-            _one_line(f"{name} is truncated or corrupt ({reason}): re-export or re-download it")
+            one_line(f"{name} is truncated or corrupt ({reason}): re-export or re-download it")
         ) from None
 
 
@@ -141,7 +141,7 @@ def _check_pixels(name: Any, size: tuple[int, int]) -> None:
     width, height = size
     if width * height > MAX_PIXELS:
         raise InputError(
-            _one_line(
+            one_line(
                 f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
                 f"{MAX_PIXELS:,}: downscale it first"
             )
@@ -257,18 +257,18 @@ def check_output_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     ext = p.suffix.lower()
     if not ext:
-        raise InputError(_one_line(f"output file {p} has no extension: use .png, .jpg or .webp"))
+        raise InputError(one_line(f"output file {p} has no extension: use .png, .jpg or .webp"))
     if ext not in SAVE_FORMATS:
-        raise InputError(_one_line(f"unsupported output format '{ext}': use .png, .jpg or .webp"))
+        raise InputError(one_line(f"unsupported output format '{ext}': use .png, .jpg or .webp"))
     if p.is_dir():
-        raise InputError(_one_line(f"output path {p} is a directory: give a file name, e.g. {p / 'out.png'}"))
+        raise InputError(one_line(f"output path {p} is a directory: give a file name, e.g. {p / 'out.png'}"))
     parent = p.parent
     if not parent.exists():
-        raise InputError(_one_line(f"output directory {parent} does not exist: create it first"))
+        raise InputError(one_line(f"output directory {parent} does not exist: create it first"))
     if not parent.is_dir():
-        raise InputError(_one_line(f"cannot write {p}: {parent} is not a directory"))
+        raise InputError(one_line(f"cannot write {p}: {parent} is not a directory"))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(_one_line(f"output directory {parent} is not writable: write elsewhere "
+        raise InputError(one_line(f"output directory {parent} is not writable: write elsewhere "
                                    f"or change its permissions"))
     return p
 
@@ -325,13 +325,13 @@ def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=".stylesynth-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise StylesynthError(_one_line(f"could not write {path}: {exc}")) from exc
+        raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -339,7 +339,7 @@ def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):  # disk full, permissions, ...: the user can act on it
-            raise StylesynthError(_one_line(f"could not write {path}: {exc}")) from exc
+            raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
         raise
 
 
@@ -352,7 +352,7 @@ def read_params(path: str | os.PathLike) -> dict | None:
     """Read the parameters saved with an image (PNG text chunk, else sidecar); None if absent."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(_one_line(f"no such file: {p}"))
+        raise InputError(one_line(f"no such file: {p}"))
     text = None
     if p.suffix.lower() == ".png":
 
@@ -367,7 +367,7 @@ def read_params(path: str | os.PathLike) -> dict | None:
         try:
             text = chunk()
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-            raise InputError(_one_line(f"cannot read parameters from {p}: {exc}")) from None
+            raise InputError(one_line(f"cannot read parameters from {p}: {exc}")) from None
     sidecar = _sidecar(p)
     if text is None and sidecar.is_file():
         text = sidecar.read_text(encoding="utf-8")
@@ -376,4 +376,4 @@ def read_params(path: str | os.PathLike) -> dict | None:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(_one_line(f"parameters stored with {p} are not valid JSON: {exc}")) from None
+        raise InputError(one_line(f"parameters stored with {p} are not valid JSON: {exc}")) from None

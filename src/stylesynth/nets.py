@@ -8,6 +8,7 @@ Input is RGB in [0, 1]; the ImageNet normalization the weights were trained with
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 
@@ -28,6 +29,7 @@ VGG_CONFIGS = {
 }
 NETWORKS = ("vgg16", "vgg19", "alexnet")
 POOLINGS = ("max", "avg")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _pool(kind: str, kernel_size: int, stride: int) -> nn.Module:
@@ -164,7 +166,7 @@ def pick_device(name: str = "auto") -> torch.device:
         raise InputError("device 'cuda' is not available here: use --device cpu or auto")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise InputError("device 'mps' is not available here: use --device cpu or auto")
-    if name not in ("cpu", "cuda", "mps"):
+    if name not in DEVICES:
         raise InputError(f"unknown device '{name}': choose auto, cpu, cuda or mps")
     return torch.device(name)
 
@@ -206,17 +208,15 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
 
 
-def load_network(arch: str = "vgg16", pooling: str = "max", device: str | torch.device = "auto",
-                 weights: str | os.PathLike | None = None) -> FeatureExtractor:
-    """A FeatureExtractor with pretrained ImageNet weights on the chosen device."""
-    from .weights import load_state_dict  # weights imports nets for shapes: import here
-
+@functools.lru_cache(maxsize=64)
+def min_side(arch: str, pooling: str, deepest: int) -> int:
+    """The smallest square input for which layer number `deepest` still has one position."""
     net = FeatureExtractor(arch, pooling)
-    state = load_state_dict(arch, weights)
-    net.features.load_state_dict({k[len("features."):]: v for k, v in state.items()
-                                  if k.startswith("features.")})
-    dev = device if isinstance(device, torch.device) else pick_device(device)
-    net = net.to(dev)
-    if dev.type in ("cpu", "cuda"):
-        net = net.to(memory_format=torch.channels_last)
-    return net
+    for side in range(1, 512):
+        try:
+            with torch.no_grad():
+                net(torch.zeros(1, 3, side, side), [net.layer_names[deepest]])
+            return side
+        except RuntimeError:
+            continue
+    return 512

@@ -41,8 +41,9 @@ class Step:
     loss: float
     parts: dict[str, float]
     image: torch.Tensor  # the current image (do not modify)
-    # Filled in by synthesize() across a coarse-to-fine schedule (iteration/iterations then
-    # count over all scales): which scale, and the fraction of the whole run's work done.
+    # Filled in by the run's progress (run.Progress) in every mode, across its scales
+    # (iteration/iterations then count over all scales): which scale, and the fraction of the
+    # whole run's work done (pixels x iterations).
     scale: int = 1
     scales: int = 1
     fraction: float = 0.0

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError, StylesynthError
-from .imageio import _UMASK, _one_line, open_image
+from .imageio import UMASK, one_line, open_image
 
 # Output suffixes: (PyAV's container format, video codec); GIF and WebP are written by Pillow.
 CONTAINERS = {".mp4": ("mp4", "libx264"), ".mov": ("mov", "libx264"), ".mkv": ("matroska", "libx264"),
@@ -81,7 +81,7 @@ def _decode(path: str, skip: int, count: int | None, size: tuple[int, int] | Non
     try:
         with av.open(path) as container:
             if not container.streams.video:
-                raise InputError(_one_line(f"{name} has no video stream"))
+                raise InputError(one_line(f"{name} has no video stream"))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             base = stream.time_base or Fraction(1, DEFAULT_FPS)
@@ -99,13 +99,13 @@ def _decode(path: str, skip: int, count: int | None, size: tuple[int, int] | Non
                 if size is None:
                     size = (frame.width, frame.height)
                 if (frame.width, frame.height) != size:
-                    raise InputError(_one_line(
+                    raise InputError(one_line(
                         f"{name}: the frame size changes from {size[0]}x{size[1]} to "
                         f"{frame.width}x{frame.height} at frame {index}: stylize the parts separately"))
                 yielded += 1
                 yield index - 1, seconds, frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as e:
-        raise InputError(_one_line(f"cannot read {name} as a video: {e.strerror or e}")) from None
+        raise InputError(one_line(f"cannot read {name} as a video: {e.strerror or e}")) from None
 
 
 def open_source(spec: str | os.PathLike, *, fps: float | None = None, start: float = 0.0,
@@ -126,36 +126,36 @@ def open_source(spec: str | os.PathLike, *, fps: float | None = None, start: flo
         files = (sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural)
                  if path.is_dir() else sorted((Path(p) for p in glob.glob(text)), key=_natural))
         if not files:
-            raise InputError(_one_line(f"no frames in {text}: expected image files "
+            raise InputError(one_line(f"no frames in {text}: expected image files "
                                        f"({', '.join(FRAME_SUFFIXES)})"))
         rate = Fraction(fps or DEFAULT_FPS).limit_denominator(1001)
         first = int(np.ceil(start * rate - 1e-9))
         last = len(files) if end is None else min(len(files), int(np.ceil(end * rate - 1e-9)))
         files = files[first:last][:max_frames]
         if not files:
-            raise InputError(_one_line(f"no frames of {text} from {start:g} s" +
+            raise InputError(one_line(f"no frames of {text} from {start:g} s" +
                                        (f" to {end:g} s" if end is not None else " on")))
         size = open_image(files[0]).size
         for k, p in enumerate(files[1:], 2):
             other = open_image(p).size
             if other != size:
-                raise InputError(_one_line(f"{p.name}: the frame size changes from {size[0]}x{size[1]} "
+                raise InputError(one_line(f"{p.name}: the frame size changes from {size[0]}x{size[1]} "
                                            f"to {other[0]}x{other[1]} at frame {k}: all frames must have one size"))
         identity = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
         return Source(text, files, rate, len(files), size, start_time=first / rate,
                       end_time=(first + len(files)) / rate, identity=identity)
     if not path.is_file():
-        raise InputError(_one_line(f"no such file or folder: {text}"))
+        raise InputError(one_line(f"no such file or folder: {text}"))
     av = _av()
     try:
         with av.open(text) as container:
             streams = container.streams
             if not streams.video:
-                raise InputError(_one_line(f"{path.name} has no video stream"))
+                raise InputError(one_line(f"{path.name} has no video stream"))
             rate = streams.video[0].average_rate or streams.video[0].guessed_rate
             audio = streams.audio[0].codec_context.name if streams.audio else None
     except av.error.FFmpegError as e:
-        raise InputError(_one_line(f"cannot read {path.name} as a video: {e.strerror or e}")) from None
+        raise InputError(one_line(f"cannot read {path.name} as a video: {e.strerror or e}")) from None
     rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(rate or DEFAULT_FPS)
     times, size, skip = [], None, 0
     for index, seconds, frame in _decode(text, 0, None, None, start, end):
@@ -167,7 +167,7 @@ def open_source(spec: str | os.PathLike, *, fps: float | None = None, start: flo
     if not times:
         what = "no frames" if start == 0 and end is None else \
             f"no frames from {start:g} s" + (f" to {end:g} s" if end is not None else " on")
-        raise InputError(_one_line(f"{path.name} has {what}: nothing to stylize"))
+        raise InputError(one_line(f"{path.name} has {what}: nothing to stylize"))
     stat = path.stat()
     return Source(text, None, rate, len(times), size, skip=skip, start_time=times[0],
                   end_time=times[-1] + 1 / float(rate), audio=audio,
@@ -198,10 +198,10 @@ def write_video(frames: list[Path], out: Path, fps: Fraction, audio_from: Source
                 warning = f"{suffix} has no sound: the input's audio is not copied"
         else:
             warning = _encode(frames, tmp, fps, suffix, audio_from)
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, out)
     except OSError as e:
-        raise StylesynthError(_one_line(f"could not write {out}: {e}")) from None
+        raise StylesynthError(one_line(f"could not write {out}: {e}")) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, StylesynthError
+from .nets import FeatureExtractor
 
 TORCHVISION_FILES = {
     "vgg16": "vgg16-397923af.pth",
@@ -152,8 +153,6 @@ def _read_torch_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
 
 
 def _check_shapes(state: dict, arch: str, origin: str) -> None:
-    from .nets import FeatureExtractor
-
     expected = FeatureExtractor(arch).features.state_dict()
     for key, tensor in expected.items():
         got = state.get(f"features.{key}")

@@ -20,7 +20,7 @@ from .pixels import check_size
 Color = tuple[int, int, int]
 BLACK: Color = (0, 0, 0)
 WHITE: Color = (255, 255, 255)
-INITS = ("single", "random")
+FIRST_ROWS = ("single", "random")
 # Colour maps chosen by name: live cells coloured by their row (generation).
 NAMED_COLORMAPS = ("rainbow",)
 MAX_CELL = 64
@@ -49,7 +49,7 @@ def elementary_ca(
     elif init == "random":
         cells[0] = np.random.default_rng(seed).random(width) < 0.5
     else:
-        raise InputError(f"unknown init {init!r}: choose from {', '.join(INITS)}")
+        raise InputError(f"unknown init {init!r}: choose from {', '.join(FIRST_ROWS)}")
     for t in range(1, height):
         prev = cells[t - 1].astype(np.uint8)
         # Shifted copies with a dead cell pushed in at the edge.

@@ -12,10 +12,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..imageio import check_output_path, open_image, save_image
-from .automata import INITS, MAX_CELL, elementary_ca, parse_colormap, render_ca
+from .automata import FIRST_ROWS, MAX_CELL, elementary_ca, parse_colormap, render_ca
 from .blend import MODES, blend
 from .filters import FILTER_KINDS, apply_filter, filter_image, parse_kernel
-from .patterns import PRESETS, evaluate_formula, render_preset
+from .patterns import PATTERNS, evaluate_formula, render_preset
 from .pixels import MAX_SIDE, to_pil
 
 _output = click.option(
@@ -92,7 +92,7 @@ def blend_command(ctx, a, b, output, alpha, mode, mask):
 @click.option("--rule", type=click.IntRange(0, 255), required=True, help="Wolfram rule number, 0-255 (e.g. 30, 90).")
 @click.option("--width", type=_size, required=True, help="Cells per row.")
 @click.option("--height", type=_size, required=True, help="Generations (rows), the first being the initial state.")
-@click.option("--init", type=click.Choice(INITS), default="single", show_default=True, help="Initial row.")
+@click.option("--init", type=click.Choice(FIRST_ROWS), default="single", show_default=True, help="Initial row.")
 @click.option("--seed", type=int, default=None, help="Random seed for --init random.")
 @click.option("--cell", type=click.IntRange(1, MAX_CELL), default=1, show_default=True, help="Pixels per cell side.")
 @click.option("--colors", default=None, help="'FG,BG' (hex or names, e.g. 000000,ffffff) or 'rainbow'.")
@@ -108,7 +108,7 @@ def automaton_command(ctx, output, rule, width, height, init, seed, cell, colors
 @click.command("pattern", short_help="Render a pattern from a formula or a preset.")
 @_output
 @click.option("--formula", help="Expression over x, y, r, theta; 'R;G;B' for colour. E.g. '0.5+0.5*sin(10*r)'.")
-@click.option("--preset", type=click.Choice(list(PRESETS)), help="A named pattern.")
+@click.option("--preset", type=click.Choice(list(PATTERNS)), help="A named pattern.")
 @click.option("--width", type=_size, required=True, help="Image width in pixels.")
 @click.option("--height", type=_size, required=True, help="Image height in pixels.")
 @click.option("--normalize", is_flag=True, help="Stretch the formula's range to 0..255 instead of clipping [0, 1].")

@@ -264,7 +264,7 @@ def sunflower(width: int, height: int, seeds: int = 600) -> np.ndarray:
     return to_uint8(img)
 
 
-PRESETS: dict[str, str | Callable[[int, int], np.ndarray]] = {
+PATTERNS: dict[str, str | Callable[[int, int], np.ndarray]] = {
     "sunflower": sunflower,
     "rings": "0.5 + 0.5*cos(40*r)",
     # Wavy stripes, the three channels a third of a cycle apart (soft rainbow).
@@ -276,9 +276,9 @@ PRESETS: dict[str, str | Callable[[int, int], np.ndarray]] = {
 
 def render_preset(name: str, width: int, height: int) -> np.ndarray:
     """Render a named preset; uint8 (height, width) or (height, width, 3)."""
-    if name not in PRESETS:
-        raise InputError(f"unknown preset {name!r}: choose from {', '.join(PRESETS)}")
-    preset = PRESETS[name]
+    if name not in PATTERNS:
+        raise InputError(f"unknown preset {name!r}: choose from {', '.join(PATTERNS)}")
+    preset = PATTERNS[name]
     if callable(preset):
         return preset(width, height)
     return evaluate_formula(preset, width, height)

@@ -1,4 +1,6 @@
-"""The synthesis modes, each a thin configuration of `synthesis.synthesize`."""
+"""The synthesis modes: reconstruct, texture and transfer configure `synthesis.synthesize`; dream
+runs its octaves on the same run setup, progress and record (run.py); figures and video are
+made of transfers."""
 
 from .dream import dream
 from .figures import figure

@@ -7,8 +7,8 @@ from the smallest scale up, carrying the detail dreamed at one scale (dreamed - 
 the next, and each step sees a randomly jittered (rolled) copy of the image, which keeps the
 pattern from locking onto the pixel grid.
 
-It runs on the shared engine: every octave is one `optimize(..., optimizer="gd")` call on
-the negative mean activation.
+It runs on the shared engine: the run setup, progress bar and record of every mode (run.py),
+and every octave is one `optimize(..., optimizer="gd")` call on the negative mean activation.
 
 "Activation" is the rectified response: a `conv*` layer's output is taken through its ReLU
 (the pre-ReLU mean of a conv layer is negative on natural images, -8.9 for conv4_3 on the
@@ -21,31 +21,31 @@ what is reported is the rectified mean in both cases.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm import tqdm
 
-from .. import __version__
 from ..errors import InputError
 from ..imageio import open_image, to_pil, to_tensor
-from ..nets import layer_names, pick_dtype, set_threads
+from ..nets import layer_names
 from ..optimize import Step, optimize
-from ..synthesis import _min_side, _network, _resize, output_size
-from .inputs import run_options, source_names
+from ..options import from_keywords
+from ..run import Progress, start_run
+from ..start import output_size, resize
+from .inputs import source_names
 
 DEFAULT_LAYER = "conv4_3"
-# Options of RunOptions that mean nothing here: dream always ascends with plain gradient
-# steps of size `step`, for `iterations` per octave.
-_NOT_FOR_DREAM = {"optimizer": "dream always uses gradient ascent (Eq. 3)",
-                  "lr": "use step (delta) for the step size",
-                  "tv_weight": "dream has no smoothness term",
-                  "preset": "dream's scales are its octaves", "scales": "use octaves",
-                  "resume": "dream runs are short and are not resumed"}
+# Options of RunOptions that mean nothing here (dream always ascends with plain gradient steps
+# of size `step`, for `iterations` per octave), and why: refused, not ignored.
+NOT_FOR_DREAM = {"optimizer": "dream always uses gradient ascent (Eq. 3)",
+                 "lr": "use step (delta) for the step size",
+                 "tv_weight": "dream has no smoothness term",
+                 "preset": "dream's scales are its octaves", "scales": "use octaves",
+                 "resume": "dream runs are short and are not resumed",
+                 "checkpoint_every": "dream runs are short and keep no checkpoint",
+                 "extra_loss": "dream's objective is the activation alone"}
 
 
 def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False,
@@ -69,19 +69,18 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     scale, after dividing the gradient by its mean magnitude) each; every step sees the image
     rolled by up to `jitter` px in x and y (seeded). The output has the input's aspect ratio
     and long side `size`. Other options (size, model, pooling, device, seed, progress ...):
-    `RunOptions`. The record in `info["stylesynth"]` holds the parameters and the mean
-    activation before and after.
+    `RunOptions`, but those in NOT_FOR_DREAM. The record in `info["stylesynth"]` holds the
+    parameters and the mean activation before and after.
     """
     for name, value in options.items():
-        if name in _NOT_FOR_DREAM and value not in (None, False, "gd"):
-            raise InputError(f"dream does not take {name}: {_NOT_FOR_DREAM[name]}")
+        if name in NOT_FOR_DREAM and value not in (None, False, "gd"):  # False: also 0, 0.0
+            raise InputError(f"dream does not take {name}: {NOT_FOR_DREAM[name]}")
     _check_number("octaves", octaves, minimum=1, integer=True)
     _check_number("octave_scale", octave_scale, minimum=1, strict=True)
     _check_number("step", step, minimum=0, strict=True)
     _check_number("iterations", iterations, minimum=1, integer=True)
     _check_number("jitter", jitter, minimum=0, integer=True)
-    opts = run_options({**options, "iterations": iterations, "optimizer": "gd"})
-    opts.check()
+    opts = from_keywords({**options, "iterations": iterations, "optimizer": "gd"})
     names = layer_names(opts.model)
     if not isinstance(layer, str) or layer not in names:
         raise InputError(f"unknown layer {layer!r} for {opts.model}: valid layers are {', '.join(names)}")
@@ -92,24 +91,19 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
         raise InputError("no image given to dream on")
     source = open_image(image)
     out_size = output_size(source, opts.size)
-    set_threads(opts.threads)
-    net = _network(opts.model, opts.pooling, opts.device, str(opts.weights) if opts.weights else None)
-    device = next(net.buffers()).device
-    dtype = pick_dtype(opts.precision, device)  # the ascent's arithmetic; reports are float32
-    seed = opts.seed if opts.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-    generator = torch.Generator().manual_seed(seed)
+    run = start_run("dream", opts, [layer], out_size)
+    net = run.net
 
-    # Octave sizes, largest (the output) first; all must be large enough for the layer.
+    # Octave sizes (width, height), the smallest first; all must be large enough for the layer.
     width, height = out_size
-    sizes = [(max(1, round(height / octave_scale**i)), max(1, round(width / octave_scale**i)))
-             for i in range(octaves)]
-    minimum = _min_side(opts.model, opts.pooling, net.layer_names.index(layer))
-    if min(sizes[-1]) < minimum:
-        raise InputError(f"the smallest octave would be {sizes[-1][1]}x{sizes[-1][0]} px, too small "
-                         f"for layer {layer} (it needs {minimum} px a side): use fewer --octaves, "
+    sizes = [(max(1, round(width / octave_scale**i)), max(1, round(height / octave_scale**i)))
+             for i in reversed(range(octaves))]
+    if min(sizes[0]) < run.minimum:
+        raise InputError(f"the smallest octave would be {sizes[0][0]}x{sizes[0][1]} px, too small "
+                         f"for layer {layer} (it needs {run.minimum} px a side): use fewer --octaves, "
                          "a smaller --octave-scale or a larger --size")
 
-    photo = _resize(source, out_size).to(device)
+    photo = resize(source, out_size).to(run.device)
     with torch.no_grad():
         features = net(photo, [layer])[layer]
     channels = features.shape[1]
@@ -124,53 +118,47 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
         return features.clamp_min(0).mean()
 
     def objective(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        dx, dy = (torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+        dx, dy = (torch.randint(-jitter, jitter + 1, (2,), generator=run.generator).tolist()
                   if jitter else (0, 0))
-        features = net(torch.roll(x, shifts=(dy, dx), dims=(2, 3)), [layer], dtype=dtype)[layer].float()
+        features = net(torch.roll(x, shifts=(dy, dx), dims=(2, 3)), [layer],
+                       checkpoint_until=run.checkpoint_until, dtype=run.dtype)[layer].float()
         value = activation(features)
         # A channel ascends on its pre-ReLU mean: a gradient even where it is silent.
         target = features[:, channel].mean() if channel is not None else value
         return -target, {"activation": value.item()}
 
-    total = octaves * iterations
-    bar = tqdm(total=total, desc="dream", disable=not opts.progress or None, file=sys.stderr,
-               dynamic_ncols=True, leave=True)
-    done = 0
-    history: list[dict[str, float]] = []
-    latest: list[torch.Tensor] = []  # the image after the octave's last step
-
-    def on_step(step_: Step) -> None:
-        latest[:] = [step_.image.clone()]
-        bar.set_postfix({"activation": f"{step_.parts['activation']:.4g}"}, refresh=False)
-        bar.update(1)
-        history.append({"iteration": done + step_.iteration, "loss": step_.loss, **step_.parts})
-        if opts.on_step is not None:
-            opts.on_step(Step(done + step_.iteration, total, step_.loss, step_.parts, step_.image))
-
-    def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        if tuple(x.shape[-2:]) == size:
+    def resample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """To `size` = (width, height), bilinear (antialiased when shrinking)."""
+        if tuple(x.shape[-2:]) == (size[1], size[0]):
             return x
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False,
-                             antialias=size[0] < x.shape[-2])
+        return F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False,
+                             antialias=size[1] < x.shape[-2])
 
-    start = time.perf_counter()
-    detail = torch.zeros(1, 3, *sizes[-1], device=device)
-    evaluations = 0
+    progress = Progress("dream", [(size, iterations) for size in sizes], opts)
+    detail = torch.zeros(1, 3, sizes[0][1], sizes[0][0], device=run.device)
+    history: list[dict[str, float]] = []
     interrupted, warning = False, None
     octaves_done = 0
     try:
-        for size in reversed(sizes):
-            base = resize(photo, size)
-            detail = resize(detail, size)
-            latest.clear()
+        for index, size in enumerate(sizes):
+            base = resample(photo, size)
+            detail = resample(detail, size)
+            latest: list[torch.Tensor] = []  # the image after the octave's last step
+            report = progress.at_scale(index)
+
+            def on_step(step_: Step, latest=latest, report=report) -> None:
+                latest[:] = [step_.image.clone()]
+                report(step_)
+
+            offset = progress.iterations_done
             result = optimize(base + detail, objective, iterations=iterations, optimizer="gd",
                               lr=step, on_step=on_step)
+            history += [{**entry, "iteration": offset + entry["iteration"]} for entry in result.history]
             # Ascent keeps every step (DeepDream has no "best so far"): the loop's best image
             # is the last one *evaluated*, one step short of the last one taken.
             dreamed = latest[0] if latest and not result.warning else result.image
             detail = dreamed - base
-            done += result.iterations
-            evaluations += result.evaluations
+            progress.evaluations += result.evaluations
             if result.iterations == iterations and not result.interrupted:
                 octaves_done += 1
             if result.interrupted or result.warning:
@@ -179,33 +167,23 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     except KeyboardInterrupt:  # between octaves (within one, optimize handles it)
         interrupted = True
     finally:
-        bar.close()
+        progress.close()
     # The detail on the full-size photo (if stopped early: the detail dreamed so far, upscaled).
-    dreamed = (photo + resize(detail, sizes[0])).clamp(0, 1)
+    dreamed = (photo + resample(detail, out_size)).clamp(0, 1)
     output = to_pil(dreamed)
     with torch.no_grad():
         before = activation(features).item()
-        after = activation(net(to_tensor(output).to(device), [layer])[layer]).item()
+        after = activation(net(to_tensor(output).to(run.device), [layer])[layer]).item()
 
-    output.info["stylesynth"] = {
-        "mode": "dream",
-        "version": __version__,
+    output.info["stylesynth"] = run.record({
         "image": source_names(image),
-        "size": [width, height],
-        "model": opts.model, "pooling": opts.pooling, "optimizer": "gd",
+        "optimizer": "gd",
         "layer": layer, "channel": channel, "octaves": octaves, "octave_scale": octave_scale,
-        "octave_sizes": [[w, h] for h, w in reversed(sizes)],
-        "step": step, "iterations": total, "iterations_per_octave": iterations, "jitter": jitter,
-        "seed": seed,
+        "octave_sizes": [list(size) for size in sizes],
+        "step": step, "iterations": progress.iterations, "iterations_per_octave": iterations, "jitter": jitter,
         "activation_before": before, "activation_after": after,
         "activation_ratio": after / before if before > 0 else None,
-        "losses": {"total": -after, "activation": after},
-        "seconds": round(time.perf_counter() - start, 3),
-        "iterations_done": done, "evaluations": evaluations, "octaves_done": octaves_done,
-        "interrupted": interrupted,
-        "warning": warning,
-        "device": str(device),
-        "precision": str(dtype or torch.float32).removeprefix("torch."),
-    }
+        "octaves_done": octaves_done,
+    }, progress, losses={"total": -after, "activation": after}, interrupted=interrupted, warning=warning)
     output.info["stylesynth_history"] = history
     return output

@@ -38,8 +38,11 @@ from tqdm import tqdm
 
 from ..errors import InputError, StylesynthError
 from ..imageio import open_image, to_tensor
-from ..synthesis import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, output_size
-from .inputs import run_options, source_names
+from ..nets import POOLINGS
+from ..objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from ..options import from_keywords, renamed
+from ..start import INITS, output_size
+from .inputs import source_names
 from .reconstruct import reconstruct
 from .texture import texture
 from .transfer import transfer
@@ -50,7 +53,6 @@ FIGURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GRID_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Gatys Fig. 3's columns (alpha/beta)
 HUANG_FUH_ALPHAS = (1000, 5000, 10000, 50000, 100000)
 HUANG_FUH_UNIT = 1.0  # their alpha (style weight) -> our alpha/beta = HUANG_FUH_UNIT / alpha
-POOLINGS = ("max", "avg")
 # Content and style layers per network: AlexNet has no relu4_2; its layers are relu1 ... relu5.
 MODEL_LAYERS = {
     "vgg16": (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
@@ -91,8 +93,8 @@ def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str 
             raise InputError(f"{label} must be one or more finite numbers > 0, got {list(values)}")
     if init is not None and init not in INITS:
         raise InputError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
-    options = {"size": size, "preset": preset, "seed": seed, **options}
-    run_options(dict(options, progress=False))  # check every option before any work
+    options = {"size": size, "preset": preset, "seed": seed, **renamed(options)}
+    from_keywords(dict(options, progress=False))  # check every option before any work
     photo, painting = open_image(content), open_image(style)
     panel_size = output_size(photo, size)
     title, rows = PLANS[name](photo=photo, painting=painting, panel_size=panel_size, init=init,
@@ -254,13 +256,13 @@ def _models(*, photo, painting, init, options, **_) -> tuple[str, list[list[Pane
     row = _inputs(photo, painting)
     for model, (content_layers, style_layers) in MODEL_LAYERS.items():
         # An explicit weights file belongs to the --model network only.
-        weights = options.get("weights") if model == options.get("model", "vgg16") else None
-        reason = _unavailable(model, weights)
+        weights_file = options.get("weights_file") if model == options.get("model", "vgg16") else None
+        reason = _unavailable(model, weights_file)
         if reason:
             print(f"stylesynth: {model} left out: {reason}", file=sys.stderr)
             continue
         row.append(_result([model, f"{content_layers}; {_span(style_layers)}"], transfer, photo, painting,
-                           model=model, weights=weights, content_layers=content_layers,
+                           model=model, weights_file=weights_file, content_layers=content_layers,
                            style_layers=style_layers, init=init or "palette"))
     return "The same transfer with each network whose weights are available", [row]
 

@@ -9,7 +9,8 @@ from PIL import Image
 
 from ..errors import InputError
 from ..imageio import open_image
-from ..synthesis import INITS, RunOptions, weighted
+from ..objective import normalize_blend
+from ..start import INITS
 
 
 def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
@@ -24,7 +25,7 @@ def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
         items.append((open_image(source), float(weight)))
     if not items:
         raise InputError(f"no {what} image given")
-    return weighted(items, what)
+    return normalize_blend(items, what)
 
 
 def _is_pair(item: Any) -> bool:
@@ -33,7 +34,7 @@ def _is_pair(item: Any) -> bool:
 
 
 def init_spec(init: Any) -> str | Image.Image:
-    """A start image's name (synthesis.INITS), or an image (a path or an image object)."""
+    """A start image's name (start.INITS), or an image (a path or an image object)."""
     if isinstance(init, str) and init in INITS:
         return init
     if isinstance(init, (str, os.PathLike)) and not os.path.exists(init):
@@ -42,17 +43,6 @@ def init_spec(init: Any) -> str | Image.Image:
     if isinstance(init, (str, os.PathLike, Image.Image)) or hasattr(init, "shape"):
         return open_image(init)
     raise InputError(f"unknown init {init!r}: use {', '.join(INITS)} or an image path")
-
-
-def run_options(options: dict) -> RunOptions:
-    """Keyword options to RunOptions, refusing unknown names with the list of known ones."""
-    known = RunOptions.__dataclass_fields__
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InputError(f"unknown option(s) {', '.join(unknown)}: known are {', '.join(known)}")
-    opts = RunOptions(**options)
-    opts.check()  # before the modes resize anything to opts.size
-    return opts
 
 
 def source_names(sources: Any) -> Any:

@@ -6,8 +6,11 @@ from typing import Any
 
 from PIL import Image
 
-from ..synthesis import Weights, output_size, parse_layers, synthesize
-from .inputs import init_spec, run_options, source_names, weighted_images
+from ..objective import LossWeights, parse_layers
+from ..options import from_keywords
+from ..start import output_size
+from ..synthesis import synthesize
+from .inputs import init_spec, source_names, weighted_images
 
 DEFAULT_LAYER = "relu4_2"
 
@@ -20,10 +23,10 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAU
     activations are blended (weighted inversion, Phon-Amnuaisuk Eq. 5). `layer` may name
     several layers with weights ("relu2_2:0.5,relu4_2:0.5"). Other options: `RunOptions`.
     """
-    opts = run_options(options)
+    opts = from_keywords(options)
     images = weighted_images(image, "content")
     return synthesize(
         mode="reconstruct", out_size=output_size(images[0][0], opts.size), options=opts,
-        weights=Weights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,
+        loss_weights=LossWeights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,
         content_layers=parse_layers(layer), init=init_spec(init),
         record={"content": source_names(image)})

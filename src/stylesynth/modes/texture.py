@@ -7,8 +7,11 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..synthesis import DEFAULT_STYLE_LAYERS, MAX_SIZE, Weights, output_size, parse_layers, synthesize
-from .inputs import init_spec, run_options, source_names, weighted_images
+from ..objective import DEFAULT_STYLE_LAYERS, LossWeights, parse_layers
+from ..options import MAX_SIZE, from_keywords
+from ..start import output_size
+from ..synthesis import synthesize
+from .inputs import init_spec, source_names, weighted_images
 
 
 def parse_out_size(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -35,7 +38,7 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     output's size, which may differ from the source's (default: the style image at `size`).
     Several styles as [(source, weight), ...] blend their Gram matrices.
     """
-    opts = run_options(options)
+    opts = from_keywords(options)
     images = weighted_images(style, "style")
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)
     # The style is seen at `size` long side whatever the output's size: a 2x larger
@@ -43,6 +46,6 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     images = [(img.resize(output_size(img, opts.size), Image.LANCZOS), w) for img, w in images]
     return synthesize(
         mode="texture", out_size=size, options=opts,
-        weights=Weights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
+        loss_weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
         style_layers=parse_layers(layers), init=init_spec(init),
         record={"style": source_names(style)})

@@ -11,9 +11,11 @@ from .. import colors
 from ..errors import InputError
 from ..imageio import to_tensor
 from ..masks import region_masks
-from ..synthesis import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, Weights,
-                         output_size, parse_layers, synthesize)
-from .inputs import init_spec, run_options, source_names, weighted_images
+from ..objective import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, LossWeights, parse_layers
+from ..options import from_keywords
+from ..start import output_size
+from ..synthesis import synthesize
+from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
 
 FITS = ("crop", "pad")
@@ -52,7 +54,7 @@ def transfer(content: Any, style: Any, *,
         contents = [(_fit(img, exact, fit), w) for img, w in contents]
     if options.get("size", 0) is None or exact:
         options["size"] = max(exact or photo.size)
-    opts = run_options(options)
+    opts = from_keywords(options)
     size = exact or output_size(photo, opts.size)
     styles = weighted_images(style, "style")
     if not (style_scale > 0 and style_scale <= 8):
@@ -66,9 +68,9 @@ def transfer(content: Any, style: Any, *,
     masks, protected = region_masks(mask, len(styles), size) if mask is not None else (None, None)
     if masks is not None:
         styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
-    weights = Weights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
+    loss_weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
     result = synthesize(
-        mode="transfer", out_size=size, options=opts, weights=weights, content=contents,
+        mode="transfer", out_size=size, options=opts, loss_weights=loss_weights, content=contents,
         style=styles, content_layers=parse_layers(content_layers),
         style_layers=parse_layers(style_layers), init=init_spec(init), style_scale=style_scale,
         style_masks=masks,

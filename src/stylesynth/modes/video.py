@@ -34,9 +34,9 @@ from tqdm import tqdm
 
 from .. import colors, flow, signals
 from ..errors import InputError
-from ..imageio import _one_line, save_image, write_json
+from ..imageio import one_line, save_image, write_json
 from ..optimize import Step
-from ..synthesis import output_size
+from ..start import output_size
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
 from .transfer import transfer
@@ -75,15 +75,15 @@ def frames_folder(output: str | Path) -> Path:
 def _check_output(output: str | Path) -> Path:
     out = Path(output)
     if out.suffix and out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(_one_line(f"unsupported output '{out.suffix}': a video ({', '.join(VIDEO_SUFFIXES)}) "
+        raise InputError(one_line(f"unsupported output '{out.suffix}': a video ({', '.join(VIDEO_SUFFIXES)}) "
                                    "or a folder (a name without a suffix) for the frames"))
     if out.suffix and out.is_dir():
-        raise InputError(_one_line(f"output {out} is a folder: give a video file name"))
+        raise InputError(one_line(f"output {out} is a folder: give a video file name"))
     if not out.suffix and out.exists() and not out.is_dir():
-        raise InputError(_one_line(f"output {out} is a file: give a folder for the frames or a video name"))
+        raise InputError(one_line(f"output {out} is a file: give a folder for the frames or a video name"))
     parent = out.parent
     if not parent.is_dir():
-        raise InputError(_one_line(f"output folder {parent} does not exist: create it first"))
+        raise InputError(one_line(f"output folder {parent} does not exist: create it first"))
     return out
 
 
@@ -252,15 +252,15 @@ def _prepare_folder(folder: Path, fingerprint: str, resume: bool) -> int:
         try:
             previous = json.loads(recorded.read_text())
         except (OSError, ValueError):
-            raise InputError(_one_line(f"{recorded} is damaged: run without --resume to start afresh")) from None
+            raise InputError(one_line(f"{recorded} is damaged: run without --resume to start afresh")) from None
         if previous.get("fingerprint") != fingerprint:
-            raise InputError(_one_line(f"{folder} holds the frames of a different run (other input or "
+            raise InputError(one_line(f"{folder} holds the frames of a different run (other input or "
                                        "options): run without --resume, or delete it"))
         return _finished(folder, previous.get("frames", 0))
     try:
         folder.mkdir(exist_ok=True)
     except OSError as e:
-        raise InputError(_one_line(f"cannot create the frames folder {folder}: {e.strerror or e}")) from None
+        raise InputError(one_line(f"cannot create the frames folder {folder}: {e.strerror or e}")) from None
     for old in folder.glob("frame_*.png"):
         old.unlink()
     return 0

@@ -1,6 +1,19 @@
-"""The web studio: `stylesynth serve`, a local page over the same engine (see app.py for the API)."""
+"""The web studio: `stylesynth serve`, a local page over the same engine (see app.py for the API).
 
-from .app import PRESETS, WebSettings, create_app, default_examples_dir
-from .server import BackgroundServer, serve
+Only the settings are imported with the package: the app and the server (Starlette, uvicorn)
+load when first named, so that reading the settings does not start the web stack.
+"""
 
-__all__ = ["PRESETS", "WebSettings", "create_app", "default_examples_dir", "BackgroundServer", "serve"]
+from .settings import PRESET_ITERATIONS, WebSettings
+
+__all__ = ["PRESET_ITERATIONS", "WebSettings", "create_app", "default_examples_dir",
+           "BackgroundServer", "serve"]
+_LATER = {"create_app": "app", "default_examples_dir": "app", "BackgroundServer": "server", "serve": "server"}
+
+
+def __getattr__(name: str):
+    if name in _LATER:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

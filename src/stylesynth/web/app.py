@@ -2,7 +2,7 @@
 
 API (all errors are JSON `{"error": "one line"}` with a status code):
 
-    GET    /api/config              limits, presets, defaults, what the engine supports
+    GET    /api/config              limits, presets, defaults, every run option and how it is set
     GET    /api/examples            the bundled images, usable by name instead of an upload
     GET    /api/examples/{name}     a bundled image's thumbnail (JPEG)
     POST   /api/jobs                multipart form -> 202 {"id", "status", "url", "events"}
@@ -34,7 +34,7 @@ import time
 import urllib.parse
 import warnings
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -49,71 +49,31 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import __version__
+from ..colors import PRESERVE_COLORS
 from ..errors import InputError
 from ..imageio import open_image, resize_long_side
 from ..nets import FeatureExtractor
-from ..synthesis import DEFAULT_RATIO, parse_layers
-from ..synthesis import PRESETS as ENGINE_PRESETS
+from ..objective import DEFAULT_RATIO, parse_layers
+from ..options import RunOptions, catalogue
+from ..pyramid import describe
+from ..version import __version__
 from .jobs import TERMINAL, JobManager, JobSpec, QueueFull
 from .jobs import Settings as JobSettings
+from .settings import HOST_PATTERN, LOOPBACK, MIN_SIZE, RUN_OPTIONS, WebSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-# The engine's presets (coarse-to-fine schedules); the value shown is the first scale's
-# iterations (256 px from the photo, synthesis.BASE_SIDE), where most of the work is.
-PRESETS = {name: counts[0] for name, counts in ENGINE_PRESETS.items() if name != "classic"}
-PRESERVE_COLORS = ("none", "luminance", "histogram")
-FIELDS = ("content", "style", "style_weight", "size", "ratio", "preset", "iterations",
-          "content_layers", "style_layers", "preserve_colors", "seed")
-MIN_SIZE = 64
+RUN_FIELDS = {f.name: f for f in dataclasses.fields(RunOptions)}
+FORM_OPTIONS = tuple(name for name, role in RUN_OPTIONS.items() if role == "form")
+# The form: the inputs, the run options the page sets, and transfer's own.
+FIELDS = ("content", "style", "style_weight", *FORM_OPTIONS,
+          "ratio", "content_layers", "style_layers", "preserve_colors")
 MAX_STYLES = 4
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def default_examples_dir() -> Path:
     """The repository's examples/ folder, found from the package's location (src layout)."""
     return Path(__file__).resolve().parents[3] / "examples"
-
-
-@dataclass
-class WebSettings:
-    """Everything `stylesynth serve` can set; the defaults suit one person on a laptop."""
-
-    examples_dir: Path | None = None  # None: default_examples_dir()
-    workers: int = 1
-    max_queue: int = 8  # jobs waiting (not running); more get 429
-    max_upload_bytes: int = 20 * 1024 * 1024  # per request; more get 413
-    max_pixels: int = 50_000_000  # per uploaded image (from its header); more get 413
-    max_size: int = 1024  # long side of a result, px
-    default_size: int = 384
-    max_iterations: int = 1000
-    presets: dict[str, int] = field(default_factory=lambda: dict(PRESETS))
-    default_preset: str = "fast"
-    result_ttl: float = 3600.0  # seconds a finished job and its result are kept
-    results_dir: Path | None = None  # None: a private temporary directory, removed at exit
-    device: str = "auto"
-    threads: int | None = None
-    weights: str | None = None
-    allowed_hosts: tuple[str, ...] = ()  # Host names served besides its own address (a proxy's)
-
-    def check(self) -> None:
-        if self.workers < 1:
-            raise InputError("--workers must be at least 1")
-        if self.max_queue < 0:
-            raise InputError("--max-queue must be >= 0")
-        if self.max_size < MIN_SIZE:
-            raise InputError(f"--max-size must be at least {MIN_SIZE}")
-        if self.max_upload_bytes < 1 or self.max_pixels < 1:
-            raise InputError("upload limits must be positive")
-        if not (self.result_ttl > 0):
-            raise InputError("--keep must be a positive number of seconds")
-        if self.default_preset not in self.presets:
-            raise InputError(f"default preset {self.default_preset!r} is not one of the presets")
-        for name in self.allowed_hosts:
-            match = SameOrigin.HOST.fullmatch(name.lower())
-            if match is None or match[2] is not None:
-                raise InputError(f"--allow-host takes a host name without a port, got {name[:80]!r}")
 
 
 class TooLarge(InputError):
@@ -200,6 +160,7 @@ def _text(form: FormData, name: str, default: str | None = None) -> str | None:
 
 
 def _number(form: FormData, name: str, kind: type, default: Any, low: float, high: float) -> Any:
+    """A number from the form, `low` <= it <= `high`."""
     text = _text(form, name)
     if text is None:
         return default
@@ -216,6 +177,15 @@ def _number(form: FormData, name: str, kind: type, default: Any, low: float, hig
 @functools.lru_cache(maxsize=1)
 def _layer_checker() -> FeatureExtractor:
     return FeatureExtractor("vgg16")
+
+
+def _run_option(form: FormData, name: str, default: Any, low: float, high: float) -> Any:
+    """A RunOptions field from the form: a whole number within its catalogue bounds and the
+    server's (`low`, `high`)."""
+    meta = RUN_FIELDS[name].metadata
+    low = low if meta["low"] is None else max(low, meta["low"])
+    high = high if meta["high"] is None else min(high, meta["high"])
+    return _number(form, name, int, default, low, high)
 
 
 def _layers(form: FormData, name: str) -> str | None:
@@ -290,23 +260,21 @@ def _shrunk(image: Image.Image, size: int) -> Image.Image:
 
 
 def build_spec(form: FormData, files: dict[int, tuple[bytes, str]], settings: WebSettings,
-               uploads: Uploads, preserve_supported: bool) -> tuple[JobSpec, dict[str, Any]]:
-    """Validate a submission; return the job spec and what the engine cannot do (unsupported)."""
+               uploads: Uploads) -> JobSpec:
+    """Validate a submission; return the job spec."""
     unknown = sorted({key for key, _ in form.multi_items()} - set(FIELDS))
     if unknown:
         raise InputError(f"unknown field(s) {', '.join(u[:40] for u in unknown)}: known are {', '.join(FIELDS)}")
-    size = _number(form, "size", int, min(settings.default_size, settings.max_size), MIN_SIZE, settings.max_size)
+    size = _run_option(form, "size", min(settings.default_size, settings.max_size), MIN_SIZE, settings.max_size)
     ratio = _number(form, "ratio", float, DEFAULT_RATIO, 1e-12, 1e3)
-    if ratio <= 0:
-        raise InputError("ratio must be > 0")
     preset = _text(form, "preset")
-    iterations = _number(form, "iterations", int, None, 1, settings.max_iterations)
+    iterations = _run_option(form, "iterations", None, 1, settings.max_iterations)
     if preset is not None and preset not in settings.presets:
         raise InputError(f"unknown preset {preset[:40]!r}: choose one of {', '.join(settings.presets)}")
     if iterations is None:
         preset = preset or settings.default_preset
         iterations = settings.presets[preset]
-    seed = _number(form, "seed", int, None, 0, 2**31 - 1)
+    seed = _run_option(form, "seed", None, 0, 2**31 - 1)  # what a page's number input holds
     preserve = _text(form, "preserve_colors", "none")
     if preserve not in PRESERVE_COLORS:
         raise InputError(f"preserve_colors must be one of {', '.join(PRESERVE_COLORS)}, got {preserve[:40]!r}")
@@ -328,7 +296,7 @@ def build_spec(form: FormData, files: dict[int, tuple[bytes, str]], settings: We
     weights_text = form.getlist("style_weight")
     if weights_text and len(weights_text) != len(styles):
         raise InputError(f"give one style_weight per style ({len(styles)}), got {len(weights_text)}")
-    weights = []
+    blend_weights = []
     for text in weights_text or ["1"] * len(styles):
         try:
             w = float(text) if isinstance(text, str) else math.nan
@@ -336,28 +304,27 @@ def build_spec(form: FormData, files: dict[int, tuple[bytes, str]], settings: We
             w = math.nan
         if not (math.isfinite(w) and w >= 0):
             raise InputError(f"style_weight must be a number >= 0, got {str(text)[:40]!r}")
-        weights.append(w)
-    if sum(weights) <= 0:
+        blend_weights.append(w)
+    if sum(blend_weights) <= 0:
         raise InputError("style weights must not all be zero")
 
     content, content_name = uploads.image(value(contents[0]), "photo", size)
     style_items, style_names = [], []
-    for item, w in zip(styles, weights):
+    for item, w in zip(styles, blend_weights):
         image, name = uploads.image(value(item), "painting", size)
         style_items.append((image, w))
         style_names.append({**name, "weight": w})
-    unsupported = {}
-    if preserve != "none" and not preserve_supported:
-        unsupported["preserve_colors"] = (f"{preserve!r} was asked for, but this version of the engine "
-                                          "cannot preserve colours: the result uses the painting's")
     # With the default presets the engine runs its coarse-to-fine schedule for the preset; a
     # server configured with its own counts (settings.presets) runs them as plain iterations.
-    engine_preset = preset if form.get("iterations") is None and settings.presets == PRESETS else None
-    spec = JobSpec(content=content, styles=style_items, size=size, ratio=ratio, iterations=iterations,
-                   preset=engine_preset, seed=seed,
-                   content_layers=content_layers, style_layers=style_layers, preserve_colors=preserve,
+    if form.get("iterations") is None and settings.engine_presets():
+        schedule = {"preset": preset}
+    else:
+        schedule = {"iterations": iterations}
+    options = {"size": size, "seed": seed, "ratio": ratio, **schedule, "content_layers": content_layers,
+               "style_layers": style_layers, "preserve_colors": preserve}
+    return JobSpec(content=content, styles=style_items, iterations=iterations,
+                   options={k: v for k, v in options.items() if v is not None},
                    inputs={"content": content_name, "styles": style_names})
-    return spec, unsupported
 
 
 # --------------------------------------------------------------------------- the app
@@ -393,8 +360,8 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
     examples = Examples(Path(settings.examples_dir) if settings.examples_dir else default_examples_dir())
     manager = JobManager(JobSettings(workers=settings.workers, max_queue=settings.max_queue,
                                      result_ttl=settings.result_ttl, results_dir=settings.results_dir,
-                                     device=settings.device, threads=settings.threads,
-                                     weights=settings.weights))
+                                     run_options={name: getattr(settings, name) for name, role
+                                                  in RUN_OPTIONS.items() if role == "server"}))
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -420,6 +387,9 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         return JSONResponse({
             "version": __version__,
             "presets": settings.presets,
+            # What each preset does: the engine's whole schedule, or a server's own count.
+            "preset_labels": {name: describe(name) if settings.engine_presets() else f"{n} iterations"
+                              for name, n in settings.presets.items()},
             "default_preset": settings.default_preset,
             "size": {"min": MIN_SIZE, "max": settings.max_size,
                      "default": min(settings.default_size, settings.max_size)},
@@ -428,8 +398,9 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             "max_upload_bytes": settings.max_upload_bytes,
             "max_pixels": settings.max_pixels,
             "max_styles": MAX_STYLES,
-            "preserve_colors": {"choices": list(PRESERVE_COLORS),
-                                "supported": manager.preserve_colors_supported},
+            "preserve_colors": {"choices": list(PRESERVE_COLORS)},
+            # Every run option of the engine, and how the studio sets it (settings.RUN_OPTIONS).
+            "options": {name: {**entry, "set_by": RUN_OPTIONS[name]} for name, entry in catalogue().items()},
             "queue": {**manager.counts(), "max": settings.max_queue, "workers": settings.workers},
             "result_ttl": settings.result_ttl,
         })
@@ -461,15 +432,13 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             for _, item in form.multi_items():
                 if isinstance(item, UploadFile):
                     files[id(item)] = (await item.read(), item.filename or "")
-            spec, unsupported = await run_in_threadpool(
-                build_spec, form, files, settings, state["uploads"], manager.preserve_colors_supported)
+            spec = await run_in_threadpool(build_spec, form, files, settings, state["uploads"])
         finally:
             await form.close()
-        job = manager.submit(spec, unsupported)
+        job = manager.submit(spec)
         snap = manager.snapshot(job)
         return JSONResponse({"id": job.id, "status": snap["status"], "queue_position": snap["queue_position"],
-                             "url": f"/api/jobs/{job.id}", "events": f"/api/jobs/{job.id}/events",
-                             "unsupported": unsupported},
+                             "url": f"/api/jobs/{job.id}", "events": f"/api/jobs/{job.id}/events"},
                             status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
     async def job_status(request: Request) -> Response:
@@ -599,7 +568,7 @@ class SameOrigin:
       `Sec-Fetch-Site` of another site, is refused. Clients that are not browsers send neither.
     """
 
-    HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?")
+    HOST = HOST_PATTERN
     SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
     def __init__(self, app, allowed_hosts: tuple[str, ...] = ()):

@@ -10,7 +10,6 @@ record) in a private temporary directory, removed `result_ttl` seconds after the
 from __future__ import annotations
 
 import collections
-import inspect
 import io
 import itertools
 import logging
@@ -31,7 +30,6 @@ from ..errors import StylesynthError
 from ..imageio import save_image, to_pil
 from ..modes import transfer
 from ..optimize import Step
-from ..synthesis import RunOptions
 
 log = logging.getLogger("stylesynth.web")
 
@@ -46,11 +44,6 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def engine_accepts(name: str) -> bool:
-    """Whether `transfer` takes an option `name` (in its signature or as a RunOptions field)."""
-    return name in inspect.signature(transfer).parameters or name in RunOptions.__dataclass_fields__
-
-
 class QueueFull(StylesynthError):
     """The queue already holds `max_queue` waiting jobs."""
 
@@ -61,24 +54,14 @@ class JobCancelled(Exception):
 
 @dataclass
 class JobSpec:
-    """A validated request: decoded RGB inputs (already downscaled to `size`) and options."""
+    """A validated request: decoded RGB inputs (already downscaled to the size asked for) and
+    `transfer`'s keyword options."""
 
     content: Image.Image
     styles: list[tuple[Image.Image, float]]
-    size: int
-    ratio: float
-    iterations: int
-    preset: str | None = None
-    seed: int | None = None
-    content_layers: str | None = None
-    style_layers: str | None = None
-    preserve_colors: str = "none"
+    iterations: int  # in all (for the previews' spacing)
+    options: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)  # display names of the inputs
-
-    def options(self) -> dict[str, Any]:
-        return {"size": self.size, "ratio": self.ratio, "iterations": self.iterations,
-                "preset": self.preset, "seed": self.seed, "content_layers": self.content_layers,
-                "style_layers": self.style_layers, "preserve_colors": self.preserve_colors}
 
 
 @dataclass
@@ -88,7 +71,6 @@ class Job:
     spec: JobSpec | None
     options: dict[str, Any]
     inputs: dict[str, Any]
-    unsupported: dict[str, Any]
     status: str = QUEUED
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -119,9 +101,7 @@ class Settings:
     max_queue: int = 8
     result_ttl: float = 3600.0
     results_dir: Path | None = None
-    device: str = "auto"
-    threads: int | None = None
-    weights: str | None = None
+    run_options: dict[str, Any] = field(default_factory=dict)  # the server's (device, threads ...)
     previews: int = 25  # about this many previews per job
     preview_interval: float = 0.3  # seconds between previews, at least
 
@@ -139,7 +119,6 @@ class JobManager:
         self._stopping = threading.Event()
         self._owns_root = settings.results_dir is None
         self.root: Path | None = None
-        self.preserve_colors_supported = engine_accepts("preserve_colors")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -175,15 +154,15 @@ class JobManager:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec, unsupported: dict[str, Any] | None = None) -> Job:
+    def submit(self, spec: JobSpec) -> Job:
         with self._lock:
             if self._stopping.is_set():
                 raise QueueFull("the server is shutting down")
             if len(self._queue) >= self.settings.max_queue:
                 raise QueueFull(f"the queue is full ({self.settings.max_queue} jobs waiting): "
                                 "try again when one has finished")
-            job = Job(id=new_id(), seq=next(self._seq), spec=spec, options=spec.options(),
-                      inputs=spec.inputs, unsupported=unsupported or {}, iterations=spec.iterations)
+            job = Job(id=new_id(), seq=next(self._seq), spec=spec, options=dict(spec.options),
+                      inputs=spec.inputs, iterations=spec.iterations)
             self._jobs[job.id] = job
             self._queue.append(job)
             self._lock.notify_all()
@@ -253,7 +232,6 @@ class JobManager:
                 "error": job.error,
                 "options": job.options,
                 "inputs": job.inputs,
-                "unsupported": job.unsupported,
                 "result": job.result,
             }
 
@@ -328,7 +306,7 @@ class JobManager:
                 preview = buffer.getvalue()
             with self._lock:
                 job.iteration, job.iterations = step.iteration, step.iterations
-                job.fraction = step.fraction if step.scales > 1 else step.iteration / step.iterations
+                job.fraction = step.fraction
                 job.loss = step.loss
                 job.losses = {k: v for k, v in step.parts.items() if "/" not in k}
                 if job.first_step is None:
@@ -338,20 +316,7 @@ class JobManager:
                     job.preview, job.preview_iteration, job.preview_time = preview, step.iteration, now
                 job.version += 1
 
-        options: dict[str, Any] = dict(
-            ratio=spec.ratio, size=spec.size, seed=spec.seed,
-            progress=False, on_step=on_step, device=self.settings.device,
-            threads=self.settings.threads, weights=self.settings.weights)
-        if spec.preset:
-            options["preset"] = spec.preset  # the engine's coarse-to-fine schedule
-        else:
-            options["iterations"] = spec.iterations
-        if spec.content_layers:
-            options["content_layers"] = spec.content_layers
-        if spec.style_layers:
-            options["style_layers"] = spec.style_layers
-        if self.preserve_colors_supported and spec.preserve_colors != "none":
-            options["preserve_colors"] = spec.preserve_colors
+        options = {**spec.options, **self.settings.run_options, "progress": False, "on_step": on_step}
         style: Any = spec.styles[0][0] if len(spec.styles) == 1 else list(spec.styles)
         try:
             image = transfer(spec.content, style, **options)

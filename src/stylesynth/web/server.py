@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 from ..errors import StylesynthError
-from .app import WebSettings, create_app
+from .app import create_app
+from .settings import WebSettings
 
 
 def serve(settings: WebSettings, host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -149,7 +149,7 @@ function setupSettings() {
   showSize();
 
   const presets = $("#presets");
-  for (const [name, iterations] of Object.entries(cfg.presets)) {
+  for (const name of Object.keys(cfg.presets)) {
     const label = document.createElement("label");
     const input = document.createElement("input");
     input.type = "radio";
@@ -157,19 +157,13 @@ function setupSettings() {
     input.value = name;
     input.checked = name === cfg.default_preset;
     const small = document.createElement("small");
-    small.textContent = `${iterations} steps`;
+    small.textContent = cfg.preset_labels[name];
     label.append(input, name[0].toUpperCase() + name.slice(1), small);
     presets.append(label);
   }
 
   const preserve = $("#preserve");
   const method = $("#preserve-method");
-  if (!cfg.preserve_colors.supported) {
-    preserve.disabled = true;
-    const hint = $("#preserve-hint");
-    hint.textContent = "Colour preservation is not available in this version of the engine yet.";
-    hint.hidden = false;
-  }
   preserve.addEventListener("change", () => { method.hidden = !preserve.checked; });
 }
 
@@ -350,7 +344,7 @@ function render(job) {
   } else if (job.preview_url) {
     showImage(job.preview_url, true);
   }
-  const notes = Object.values(job.unsupported || {});
+  const notes = job.result && job.result.warning ? [job.result.warning] : [];
   $("#notice").textContent = notes.join(" ");
   $("#notice").hidden = notes.length === 0;
 

@@ -1,0 +1,79 @@
+"""How much memory a run needs, estimated from the layer shapes before it starts, and what to do
+when that is over the budget: recompute the early layers in the backward pass (gradient
+checkpointing), or refuse the run with a suggestion instead of being killed."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+
+from .errors import InputError
+from .nets import FeatureExtractor
+from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
+
+BASE_MEMORY = 420 * 2**20  # the Python process, torch and the network's weights (measured)
+
+
+def estimate_memory(size: tuple[int, int], layers: list[str] | None = None, model: str = "vgg16",
+                    pooling: str = "max", checkpoint_until: str | None = None) -> int:
+    """Peak bytes of one evaluation (forward and backward) at `size`, from the layer shapes.
+
+    Counted: tensors autograd keeps for the backward pass (each ReLU's output, max-pooling's
+    output and int64 indices, the requested activations), the gradient buffers of the
+    backward pass (about three of the largest map), and a measured base. With checkpointing,
+    the maps before `checkpoint_until` are not kept, but one segment is recomputed at a time.
+    """
+    layers = layers or (list(parse_layers(DEFAULT_CONTENT_LAYERS)) + list(parse_layers(DEFAULT_STYLE_LAYERS)))
+    net = _shapes_net(model, pooling)
+    last = max(net.layer_names.index(name) for name in layers)
+    split = net.layer_names.index(checkpoint_until) if checkpoint_until else -1
+    x = torch.empty(1, 3, size[1], size[0], device="meta")
+    kept, recomputed, largest = x.numel() * 4, 0, 0
+    for index in range(last + 1):
+        module, name = net.features[index], net.layer_names[index]
+        x = module(x)
+        nbytes = x.numel() * 4
+        largest = max(largest, nbytes)
+        saved = nbytes if isinstance(module, (torch.nn.ReLU, torch.nn.AvgPool2d)) else 0
+        if isinstance(module, torch.nn.MaxPool2d):
+            saved = nbytes * 3  # output + int64 indices
+        if name in layers and not isinstance(module, torch.nn.ReLU):
+            saved += nbytes
+        if index <= split:
+            recomputed += saved
+            kept += nbytes if (name in layers or index == split) else 0
+        else:
+            kept += saved
+    # The backward pass meets the checkpointed segment last, once the later maps are freed.
+    return BASE_MEMORY + max(kept, recomputed) + 3 * largest
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_net(model: str, pooling: str) -> FeatureExtractor:
+    return FeatureExtractor(model, pooling).to("meta")
+
+
+def memory_budget(limit_mb: int | None = None) -> int:
+    """The budget in bytes: `limit_mb`, else min(8 GiB, 80 % of physical memory)."""
+    if limit_mb:
+        return limit_mb * 2**20
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 16 * 2**30
+    return min(8 * 2**30, int(0.8 * physical))
+
+
+def plan_memory(size: tuple[int, int], layers: list[str], model: str, pooling: str,
+                limit_mb: int | None = None) -> str | None:
+    """None if a run at `size` fits the memory budget, else the shallowest checkpoint that
+    makes it fit; refuses (InputError) a run that cannot fit, before starting it."""
+    budget = memory_budget(limit_mb)
+    for checkpoint in (None, "pool1", "pool2", "pool3"):
+        need = estimate_memory(size, layers, model, pooling, checkpoint)
+        if need <= budget:
+            return checkpoint
+    raise InputError(f"a {size[0]}x{size[1]} px run needs about {need / 2**30:.1f} GiB, more than the "
+                     f"{budget / 2**30:.1f} GiB budget: use a smaller --size (or raise --memory-limit)")

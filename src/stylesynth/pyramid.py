@@ -1,0 +1,102 @@
+"""Coarse-to-fine schedules (Gatys et al. 2017, "Controlling Perceptual Factors"): optimize at a
+small scale, upsample the result as the next scale's start, finish at the requested size.
+
+A preset is [iterations at the first scale, iterations at each finer scale]; scales double.
+Where the pyramid starts was chosen with the judge (docs/normalization.md): from an image (the
+palette start, by default) at BASE_SIDE px, where relu4_2 still holds the photo's layout (from
+128 px the buildings dissolve), then doubling up to the output. From white noise nothing of the
+layout exists yet: the pyramid starts at NOISE_BASE_SIDE px and the coarse scales, where an
+iteration costs 4-16x less, do most of the work (NOISE_PRESETS: first scale, the scales between,
+the finest). Measured with the judge on textures at 256 px: from [64, 10] at 128/256 px (style
+0.48-0.58 over the four bundled paintings, 16 s) to [150, 100, 20] at 64/128/256 px (0.39-0.47,
+32 s; seed 1: 0.34-0.48), docs/normalization.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import InputError
+
+PRESETS = {
+    "draft": [30, 5],
+    "fast": [64, 10],
+    "quality": [250, 40],
+    "classic": [500],  # always a single scale, as jcjohnson/neural-style and the PyTorch tutorial
+}
+NOISE_PRESETS = {
+    "draft": [60, 40, 8],
+    "fast": [150, 100, 20],
+    "quality": [400, 250, 60],
+    "classic": [500],
+}
+BASE_SIDE = 256
+NOISE_BASE_SIDE = 64
+MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
+
+
+def parse_iterations(iterations: int | str | list[int] | None) -> int | list[int] | None:
+    """"N" or "a,b,c" (coarse to fine) to N or [a, b, c]; numbers and lists pass as they are."""
+    if not isinstance(iterations, str):
+        return iterations
+    try:
+        counts = [int(v) for v in iterations.split(",")]
+    except ValueError:
+        raise InputError(f"bad iterations '{iterations}': write N or N1,N2,... (coarse to fine)") from None
+    return counts[0] if len(counts) == 1 else counts
+
+
+def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
+               scales: int | None = None, iterations: int | str | list[int] | None = None,
+               from_noise: bool = False) -> list[tuple[tuple[int, int], int]]:
+    """[((width, height), iterations), ...] from the coarsest scale to `out_size`.
+
+    `minimum`: the smallest side the deepest layer accepts; `scales`/`iterations` override the
+    preset's (iterations: N for each scale, or one count per scale, coarse to fine)."""
+    iterations = parse_iterations(iterations)
+    if scales is not None and (not isinstance(scales, int) or scales < 1):
+        raise InputError(f"scales must be at least 1, got {scales}")
+    if isinstance(iterations, list):
+        if scales is not None and scales != len(iterations):
+            raise InputError(f"{len(iterations)} iteration counts for {scales} scales")
+        scales = len(iterations)
+    counts_of_preset = (NOISE_PRESETS if from_noise else PRESETS)[preset]
+    if scales is None:
+        base = NOISE_BASE_SIDE if from_noise else BASE_SIDE
+        # At least two scales: the finest one, started from the coarser result, is where the
+        # strokes are painted at the output's own size (docs/normalization.md).
+        scales = 1 if len(counts_of_preset) == 1 else 1 + max(1, round(math.log2(max(out_size) / base)))
+    width, height = out_size
+    sizes = []
+    for k in range(scales):
+        factor = 2 ** (scales - 1 - k)
+        size = (max(1, round(width / factor)), max(1, round(height / factor)))
+        if factor > 1 and (max(size) < MIN_SCALE_SIDE or min(size) < minimum):
+            if isinstance(iterations, list):
+                iterations = iterations[1:]  # this scale's count goes with it
+            continue  # too small to say anything: start at the next scale
+        sizes.append(size)
+    if isinstance(iterations, list):
+        counts = iterations
+    elif iterations is not None:
+        counts = [iterations] * len(sizes)
+    else:
+        # Scales between the first and the finest: the large structures are laid out by
+        # BASE_SIDE px; above it an iteration costs too much for more than the finest's count.
+        between = [counts_of_preset[min(1, len(counts_of_preset) - 1)] if max(size) <= BASE_SIDE
+                   else counts_of_preset[-1] for size in sizes[1:-1]]
+        counts = ([counts_of_preset[0]] + between + [counts_of_preset[-1]])[:len(sizes)]
+    for n in counts:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InputError(f"iterations must be at least 1, got {n}")
+    return list(zip(sizes, counts))
+
+
+def describe(preset: str, from_noise: bool = False) -> str:
+    """A preset's whole schedule in words, e.g. "64 iterations, then 10 at each finer scale"."""
+    counts = (NOISE_PRESETS if from_noise else PRESETS)[preset]
+    if len(counts) == 1:
+        return f"{counts[0]} iterations at one scale"
+    if len(counts) == 2:
+        return f"{counts[0]} iterations, then {counts[1]} at each finer scale"
+    return f"{counts[0]} iterations, {counts[1]} at each scale up to {BASE_SIDE} px, {counts[-1]} at the finest"
