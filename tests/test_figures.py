@@ -131,8 +131,8 @@ def test_ratios_follows_huang_and_fuh_alpha_weighs_the_style(tmp_path):
     panels = results(record)
     assert [p["huang_fuh_alpha"] for p in panels] == [1000, 5000, 10000, 50000, 100000]
     # alpha is the style's weight: the larger, the smaller alpha/beta in Gatys's terms.
-    assert [p["ratio"] for p in panels] == pytest.approx([1e-3, 2e-4, 1e-4, 2e-5, 1e-5])
-    assert panels[2]["caption"] == "alpha 10000, beta 1 (alpha/beta 1e-4)"
+    assert [p["ratio"] for p in panels] == pytest.approx([1e-4, 2e-5, 1e-5, 2e-6, 1e-6])
+    assert panels[2]["caption"] == "alpha 10000, beta 1 (alpha/beta 1e-5)"
 
 
 def test_seeds_init_and_pooling_sheets(tmp_path):

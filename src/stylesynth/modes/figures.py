@@ -14,7 +14,7 @@ measure the paper discusses (PSNR against the photo for content reconstructions)
              weight of the *style* ("since we increase the weight of style image, content image
              gradually can't hold its shape"): we follow the discussion. Their loss units are not
              given, so alpha maps to Gatys's alpha/beta as HUANG_FUH_UNIT / alpha, calibrated so
-             that their "successful transfer" (alpha = 10000) is our default ratio 1e-4.
+             that their "successful transfer" (alpha = 10000) is our default ratio 1e-5.
     seeds    Gatys Fig. 6 (seed 003): results from white noise with different seeds, beside the
              deterministic result from the content image.
     init, pooling, models: the same transfer from each initialisation / with max and average
@@ -52,7 +52,7 @@ FIGURES = ("layers", "grid", "ratios", "seeds", "init", "pooling", "models")
 FIGURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GRID_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Gatys Fig. 3's columns (alpha/beta)
 HUANG_FUH_ALPHAS = (1000, 5000, 10000, 50000, 100000)
-HUANG_FUH_UNIT = 1.0  # their alpha (style weight) -> our alpha/beta = HUANG_FUH_UNIT / alpha
+HUANG_FUH_UNIT = 0.1  # their alpha (style weight) -> our alpha/beta = HUANG_FUH_UNIT / alpha
 # Content and style layers per network: AlexNet has no relu4_2; its layers are relu1 ... relu5.
 MODEL_LAYERS = {
     "vgg16": (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),

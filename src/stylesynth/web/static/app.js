@@ -30,9 +30,13 @@ function showError(message) {
 }
 
 function ratioFromStrength(strength) {
-  // 0 (subtle: 1e-2, the photo with a hint of the painting) .. 100 (bold: 1e-6, nearly pure
-  // texture) on a log scale; 50 is the engine's default ratio, 1e-4.
+  // 0 (subtle: 1e-2, the photo with a hint of the painting) .. 100 (bold: 1e-6, as far from
+  // the photo as the preset's steps go) on a log scale; the engine's default ratio, 1e-5, is 75.
   return Math.pow(10, -2 - (4 * strength) / 100);
+}
+
+function strengthFromRatio(ratio) {
+  return Math.min(100, Math.max(0, Math.round((-Math.log10(ratio) - 2) * 25 / 5) * 5));
 }
 
 function strengthLabel(strength) {
@@ -133,6 +137,7 @@ function setupPicker(kind) {
 function setupSettings() {
   const cfg = state.config;
   const strength = $("#strength");
+  strength.value = strengthFromRatio(cfg.ratio.default);
   const showStrength = () => {
     const r = ratioFromStrength(Number(strength.value));
     $("#strength-out").textContent = `${strengthLabel(Number(strength.value))} · α/β ${r.toExponential(0)}`;
