@@ -56,7 +56,11 @@ class StyleLoss(nn.Module):
         self.register_buffer("energy", self.target.pow(2).sum().clamp_min(1e-12))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return relative_error(gram_matrix(features), self.target, self.energy)
+        return self.from_gram(gram_matrix(features))
+
+    def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
+        """The loss of a Gram matrix computed elsewhere (tile by tile: localized.py)."""
+        return relative_error(gram, self.target, self.energy)
 
 
 class TVLoss(nn.Module):
@@ -87,5 +91,7 @@ class GuidedStyleLoss(nn.Module):
         m = self._resized[size]
         n = features.shape[1]
         flat = (features.float() * m).reshape(n, -1)
-        gram = flat @ flat.T / m.pow(2).sum().clamp_min(1e-8)
+        return self.from_gram(flat @ flat.T / m.pow(2).sum().clamp_min(1e-8))
+
+    def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
         return relative_error(gram, self.target, self.energy)

@@ -1,19 +1,49 @@
 """How much memory a run needs, estimated from the layer shapes before it starts, and what to do
 when that is over the budget: recompute the early layers in the backward pass (gradient
-checkpointing), or refuse the run with a suggestion instead of being killed."""
+checkpointing); beyond that, evaluate the objective tile by tile (localized passes,
+localized.py) with a shorter L-BFGS history; or refuse the run with a suggestion instead of
+being killed."""
 
 from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 
 import torch
 
 from .errors import InputError
+from .localized import layer_geometry
 from .nets import FeatureExtractor
 from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
 
 BASE_MEMORY = 420 * 2**20  # the Python process, torch and the network's weights (measured)
+LBFGS_HISTORY = 50  # L-BFGS's steps remembered: two image-sized vectors each
+MIN_HISTORY = 5
+TILES = (2048, 1024, 512, 256)  # the tile sides tried, largest (least halo overhead) first
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a run fits its budget."""
+
+    checkpoint_until: str | None = None  # recompute the layers up to this one in the backward pass
+    tile: int | None = None  # evaluate tile by tile, tiles of this side (px), at scales that need it
+    history: int = LBFGS_HISTORY  # L-BFGS's history
+    estimate: int = 0  # bytes, the plan's peak
+
+
+def image_buffers(size: tuple[int, int], history: int, layers: list[str], model: str, pooling: str) -> int:
+    """What a run keeps at the image's size whatever the plan: the image, its gradient, the best
+    so far and the optimizer's state (L-BFGS: 2 x history vectors), the content target maps."""
+    pixels = size[0] * size[1]
+    targets = 0
+    net = _shapes_net(model, pooling)
+    strides, _ = layer_geometry(net, layers) if model != "alexnet" else ({}, 0)
+    for name, stride in strides.items():
+        if name == "relu4_2" or name.startswith("relu4"):  # the content layer's map, 512 channels
+            targets = max(targets, 512 * pixels // (stride * stride) * 4)
+    return 3 * pixels * 4 * (6 + 2 * history) + targets
 
 
 def estimate_memory(size: tuple[int, int], layers: list[str] | None = None, model: str = "vgg16",
@@ -66,14 +96,33 @@ def memory_budget(limit_mb: int | None = None) -> int:
     return min(8 * 2**30, int(0.8 * physical))
 
 
+def estimate_localized(size: tuple[int, int], layers: list[str], model: str, pooling: str, tile: int,
+                       history: int = LBFGS_HISTORY) -> int:
+    """Peak bytes of a tile-by-tile evaluation: one tile with its halo at a time, plus the
+    image-sized buffers."""
+    _, reach = layer_geometry(_shapes_net(model, pooling), layers)
+    halo = -(-reach // 16) * 16
+    crop = (min(size[0], tile + 2 * halo), min(size[1], tile + 2 * halo))
+    return estimate_memory(crop, layers, model, pooling) + image_buffers(size, history, layers, model, pooling)
+
+
 def plan_memory(size: tuple[int, int], layers: list[str], model: str, pooling: str,
-                limit_mb: int | None = None) -> str | None:
-    """None if a run at `size` fits the memory budget, else the shallowest checkpoint that
-    makes it fit; refuses (InputError) a run that cannot fit, before starting it."""
+                limit_mb: int | None = None, tile: int | None = None) -> MemoryPlan:
+    """The cheapest plan that fits the budget: the whole image at once (with the shallowest
+    checkpoint that fits), else tile by tile (`tile` forces that) with the largest tile and the
+    longest L-BFGS history that fit; refuses (InputError) a run that cannot fit, before it starts."""
     budget = memory_budget(limit_mb)
-    for checkpoint in (None, "pool1", "pool2", "pool3"):
-        need = estimate_memory(size, layers, model, pooling, checkpoint)
-        if need <= budget:
-            return checkpoint
+    need = 0
+    if tile is None:
+        for checkpoint in (None, "pool1", "pool2", "pool3"):
+            need = estimate_memory(size, layers, model, pooling, checkpoint)
+            if need <= budget:
+                return MemoryPlan(checkpoint, estimate=need)
+    if model != "alexnet":
+        for side in ((tile,) if tile else TILES):
+            for history in (LBFGS_HISTORY, 20, 10, MIN_HISTORY):
+                need = estimate_localized(size, layers, model, pooling, side, history)
+                if need <= budget:
+                    return MemoryPlan(None, side, history, need)
     raise InputError(f"a {size[0]}x{size[1]} px run needs about {need / 2**30:.1f} GiB, more than the "
                      f"{budget / 2**30:.1f} GiB budget: use a smaller --size (or raise --memory-limit)")

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import torch
 
 from .errors import InputError
+from .localized import tiled_targets
 from .losses import ContentLoss, GuidedStyleLoss, StyleLoss, TVLoss, gram_matrix
 from .nets import FeatureExtractor
 
@@ -146,29 +147,35 @@ class GatysObjective:
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         features = self.net(image, self.layers, checkpoint_until=self.checkpoint_until, dtype=self.dtype)
+        content = {name: loss(features[name]) for name, (_, loss) in self.content.items()}
+        style = {name: loss(features[name]) for name, (_, loss) in self.style.items()}
+        regions = [{name: loss(features[name]) for name, (_, loss) in region.items()} for region in self.regions]
+        return self.combine(content, style, regions, image)
+
+    def combine(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
+                regions: list[dict[str, torch.Tensor]], image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Eq. 7 from each layer's term, however the terms were computed (localized.py sums
+        them tile by tile), plus TV and the extra term on the image."""
         parts: dict[str, float] = {}
         total = image.new_zeros(())
-        content = image.new_zeros(())
-        for name, (w, loss) in self.content.items():
-            value = loss(features[name])
+        content_sum = image.new_zeros(())
+        for name, value in content.items():
             parts[f"content/{name}"] = value.item()
-            content = content + w * value
-        style = image.new_zeros(())
-        for name, (w, loss) in self.style.items():
-            value = loss(features[name])
+            content_sum = content_sum + self.content[name][0] * value
+        style_sum = image.new_zeros(())
+        for name, value in style.items():
             parts[f"style/{name}"] = value.item()
-            style = style + w * value
-        for k, region in enumerate(self.regions, 1):
-            for name, (w, loss) in region.items():
-                value = loss(features[name])
+            style_sum = style_sum + self.style[name][0] * value
+        for k, region in enumerate(regions, 1):
+            for name, value in region.items():
                 parts[f"style{k}/{name}"] = value.item()
-                style = style + w * value
+                style_sum = style_sum + self.regions[k - 1][name][0] * value
         if self.content:
-            total = total + self.loss_weights.content * CONTENT_SCALE * content
-            parts["content"] = content.item()
+            total = total + self.loss_weights.content * CONTENT_SCALE * content_sum
+            parts["content"] = content_sum.item()
         if self.style or self.regions:
-            total = total + self.loss_weights.style * style
-            parts["style"] = style.item()
+            total = total + self.loss_weights.style * style_sum
+            parts["style"] = style_sum.item()
         if self.loss_weights.tv:
             tv = self.tv(image)
             total = total + self.loss_weights.tv * tv
@@ -181,8 +188,9 @@ class GatysObjective:
 
 
 def content_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]],
-                    layers: dict[str, float]) -> Targets:
-    """Per layer: (w_l, sum_i w_i P_i) — several images blend their activations (weighted inversion)."""
+                    layers: dict[str, float], tile: int | None = None) -> Targets:
+    """Per layer: (w_l, sum_i w_i P_i) — several images blend their activations (weighted inversion).
+    With `tile`, computed tile by tile (localized.py): for images too large for one pass."""
     net.check_layers(layers)
     size = images[0][0].shape[-2:]
     blended = {name: 0.0 for name in layers}
@@ -191,20 +199,25 @@ def content_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, floa
             if image.shape[-2:] != size:
                 image = torch.nn.functional.interpolate(image, size=size, mode="bilinear",
                                                         align_corners=False, antialias=True)
-            features = net(image, layers)
+            features = tiled_targets(net, image, list(layers), tile)[0] if tile else net(image, layers)
             for name in layers:
                 blended[name] = blended[name] + w * features[name]
     return {name: LayerTarget(layers[name], blended[name]) for name in layers}
 
 
 def style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]],
-                  layers: dict[str, float]) -> Targets:
-    """Per layer: (w_l, sum_i w_i A_i/M_i) — several styles blend their Gram matrices."""
+                  layers: dict[str, float], tile: int | None = None) -> Targets:
+    """Per layer: (w_l, sum_i w_i A_i/M_i) — several styles blend their Gram matrices (with
+    `tile`, summed tile by tile)."""
     net.check_layers(layers)
     blended = {name: 0.0 for name in layers}
     with torch.no_grad():
         for image, w in images:
-            features = net(image, layers)
+            if tile:
+                grams = tiled_targets(net, image, list(layers), tile)[1]
+            else:
+                features = net(image, layers)
+                grams = {name: gram_matrix(features[name]) for name in layers}
             for name in layers:
-                blended[name] = blended[name] + w * gram_matrix(features[name])
+                blended[name] = blended[name] + w * grams[name]
     return {name: LayerTarget(layers[name], blended[name]) for name in layers}

@@ -66,12 +66,12 @@ class _NonFinite(Exception):
     pass
 
 
-def make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params: list[torch.Tensor], lr: float, history: int = 50) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # One iteration per step() so that progress, snapshots and Ctrl-C act between
         # iterations; torch keeps the L-BFGS history across step() calls. No tolerances: the
         # loop, not the optimizer, decides when to stop (a tolerance hit would freeze it).
-        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=50,
+        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=history,
                                  tolerance_grad=0, tolerance_change=0)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
@@ -85,7 +85,8 @@ def make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.op
 def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, optimizer: str = "lbfgs",
              lr: float | None = None, on_step: Callable[[Step], None] | None = None,
              max_retries: int = 10, checkpoint_every: int = 0,
-             on_checkpoint: Callable[[dict], None] | None = None, resume: dict | None = None) -> Result:
+             on_checkpoint: Callable[[dict], None] | None = None, resume: dict | None = None,
+             lbfgs_history: int = 50) -> Result:
     """Minimize `objective` over the pixels of `image` for `iterations` iterations.
 
     Every `checkpoint_every` iterations `on_checkpoint` receives the whole state of the loop
@@ -100,7 +101,7 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
     if not (lr > 0 and math.isfinite(lr)):
         raise InputError(f"learning rate must be a positive number, got {lr}")
     x = image.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
-    opt = make_optimizer(optimizer, [x], lr)
+    opt = make_optimizer(optimizer, [x], lr, lbfgs_history)
     best = {"loss": math.inf, "image": x.detach().clone(), "parts": {}}
     scale = None
     evaluations = 0
@@ -114,7 +115,7 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
         lr, retries, iteration = resume["lr"], resume["retries"], resume["iteration"]
         scale, evaluations = resume["scale"], resume["evaluations"]
         best, history = dict(resume["best"]), list(resume["history"])
-        opt = make_optimizer(optimizer, [x], lr)
+        opt = make_optimizer(optimizer, [x], lr, lbfgs_history)
         opt.load_state_dict(resume["optimizer"])
 
     def closure() -> torch.Tensor:
@@ -161,7 +162,7 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
                 lr /= 4
                 with torch.no_grad():
                     x.copy_(best["image"])
-                opt = make_optimizer(optimizer, [x], lr)
+                opt = make_optimizer(optimizer, [x], lr, lbfgs_history)
                 continue
             with torch.no_grad():
                 x.clamp_(0, 1)

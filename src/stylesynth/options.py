@@ -81,6 +81,10 @@ class RunOptions:
         None, "Memory budget; larger runs recompute early layers or are refused "
         "[default: min(8 GiB, 80% of RAM)].", kind=int, low=0, strict=True, label="memory limit (MB)",
         flag="--memory-limit", metavar="MB")
+    tile: int | None = option(
+        None, "Evaluate each iteration tile by tile, PX-pixel tiles: the same gradient in bounded memory "
+        "(VGG only) [default: only where the memory plan needs it].", kind=int, low=16, high=MAX_SIZE,
+        metavar="PX")
     checkpoint_path: str | None = option(None, "Where to keep the run's state (the command line: "
                                          "OUT.ckpt).", kind=Path, command_line=False)
     checkpoint_every: int = option(0, "Save the run's state to OUT.ckpt every N iterations.", kind=int,

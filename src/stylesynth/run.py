@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from .memory import estimate_memory, plan_memory
+from .memory import MemoryPlan, estimate_memory, plan_memory
 from .nets import FeatureExtractor, min_side, pick_dtype, set_threads
 from .optimize import Step
 from .options import RunOptions
@@ -33,9 +33,24 @@ class Run:
     seed: int
     generator: torch.Generator
     dtype: torch.dtype | None  # the convolutions' (None: float32)
-    checkpoint_until: str | None  # recompute the layers up to this one (memory.plan_memory)
+    memory: MemoryPlan  # checkpointing, tiles and the L-BFGS history that fit the budget
     out_size: tuple[int, int]
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def checkpoint_until(self) -> str | None:
+        return self.memory.checkpoint_until
+
+    def memory_at(self, size: tuple[int, int]) -> MemoryPlan:
+        """The memory plan of one scale: a coarse scale may fit whole where the finest needs tiles
+        (a forced --tile applies where the image is larger than a tile)."""
+        tile = self.options.tile if self.options.tile and max(size) > self.options.tile else None
+        if size == self.out_size and (tile or not self.options.tile):
+            return self.memory
+        if self.device.type != "cpu":
+            return MemoryPlan(tile=tile)
+        return plan_memory(size, self.layers, self.options.model, self.options.pooling,
+                           self.options.memory_limit_mb, tile)
 
     @property
     def device(self) -> torch.device:
@@ -64,8 +79,9 @@ class Run:
             "warning": warning,
             "device": str(self.device),
             "checkpoint_until": self.checkpoint_until,
-            "memory_estimate_mb": round(estimate_memory(self.out_size, self.layers, options.model,
-                                                        options.pooling, self.checkpoint_until) / 2**20),
+            "tile": self.memory.tile, "lbfgs_history": self.memory.history,
+            "memory_estimate_mb": round((self.memory.estimate if self.memory.tile else estimate_memory(
+                self.out_size, self.layers, options.model, options.pooling, self.checkpoint_until)) / 2**20),
             **specific,
         }
 
@@ -84,11 +100,12 @@ def start_run(mode: str, options: RunOptions, layers: list[str], out_size: tuple
     deepest = max(net.layer_names.index(name) for name in layers)
     minimum = min_side(options.model, options.pooling, deepest)
     # An output too small for its layers is refused by its mode, in the mode's words.
-    checkpoint_until = (plan_memory(out_size, layers, options.model, options.pooling, options.memory_limit_mb)
-                        if device.type == "cpu" and min(out_size) >= minimum else None)
+    memory = (plan_memory(out_size, layers, options.model, options.pooling, options.memory_limit_mb, options.tile)
+              if device.type == "cpu" and min(out_size) >= minimum else
+              MemoryPlan(tile=options.tile))
     return Run(mode=mode, options=options, net=net, layers=list(layers), minimum=minimum, seed=seed,
                generator=torch.Generator().manual_seed(seed), dtype=pick_dtype(options.precision, device),
-               checkpoint_until=checkpoint_until, out_size=out_size)
+               memory=memory, out_size=out_size)
 
 
 class Progress:
@@ -126,6 +143,10 @@ class Progress:
                     step, iteration=self.iterations_done, iterations=self.iterations, scale=index + 1,
                     scales=len(self.plan), fraction=self.work_done / self.total_cost))
         return on_step
+
+    def on_tile(self, done: int, total: int) -> None:
+        """Within an iteration evaluated tile by tile (localized.py): which tile, on the bar."""
+        self.bar.set_postfix_str(f"tile {done}/{total}", refresh=True)
 
     def close(self) -> None:
         self.bar.close()

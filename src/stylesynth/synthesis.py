@@ -15,6 +15,8 @@ from PIL import Image
 from .checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from .errors import InputError
 from .imageio import to_pil
+from .localized import LocalizedObjective
+from .memory import MemoryPlan
 from .objective import CONTENT_SCALE, GatysObjective, LossWeights, Region, content_targets
 from .optimize import optimize
 from .options import RunOptions
@@ -51,8 +53,9 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     plan = scale_plan(out_size, run.minimum, preset=options.preset, scales=options.scales,
                       iterations=options.iterations, from_noise=isinstance(init, str) and init == "noise")
 
-    def objective_at(size: tuple[int, int]) -> GatysObjective:
-        """The objective with its targets from the inputs at this scale."""
+    def objective_at(size: tuple[int, int], memory: MemoryPlan) -> GatysObjective | LocalizedObjective:
+        """The objective with its targets from the inputs at this scale (tile by tile where the
+        memory plan says so: the same values, bounded memory)."""
         content_t = [(resize(img, size).to(run.device), w) for img, w in content or []]
         # The style image is seen at this scale: its long side is the output's here, times style_scale.
         style_side = max(1, round(max(size) * style_scale))
@@ -64,14 +67,17 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
         regions, global_style = None, None
         if style_masks:  # one region per style, each with that style's targets alone
             regions = [Region(torch.nn.functional.interpolate(m.to(run.device), size=(size[1], size[0]), mode="area"),
-                              cached_style_targets(run.net, [(img, 1.0)], style_layers, options.cache_targets))
+                              cached_style_targets(run.net, [(img, 1.0)], style_layers, options.cache_targets,
+                                                   memory.tile))
                        for m, (img, _) in zip(style_masks, style_t)]
         elif style_layers:
-            global_style = cached_style_targets(run.net, style_t, style_layers, options.cache_targets)
-        return GatysObjective(run.net, loss_weights,
-                              content_targets(run.net, content_t, content_layers) if content_layers else None,
-                              global_style, regions, extra=options.extra_loss,
-                              checkpoint_until=run.checkpoint_until, dtype=run.dtype)
+            global_style = cached_style_targets(run.net, style_t, style_layers, options.cache_targets, memory.tile)
+        objective = GatysObjective(run.net, loss_weights,
+                                   content_targets(run.net, content_t, content_layers, memory.tile)
+                                   if content_layers else None,
+                                   global_style, regions, extra=options.extra_loss,
+                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype)
+        return LocalizedObjective(objective, memory.tile, on_tile=progress.on_tile) if memory.tile else objective
 
     def save_state(index: int):
         return lambda loop: save_checkpoint(options.checkpoint_path, {
@@ -84,7 +90,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
             if resume and index < resume["scale_index"]:
                 progress.advance(index, iterations)  # done before the run was stopped
                 continue
-            objective = objective_at(size)
+            memory = run.memory_at(size)
+            objective = objective_at(size, memory)
             if image is None:
                 image = start_image(init, size, content, style, run.generator)
             else:
@@ -96,7 +103,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
             result = optimize(image.to(run.device), objective, iterations=iterations,
                               optimizer=options.optimizer, lr=options.lr, on_step=progress.at_scale(index),
                               resume=state, on_checkpoint=save_state(index),
-                              checkpoint_every=options.checkpoint_every if options.checkpoint_path else 0)
+                              checkpoint_every=options.checkpoint_every if options.checkpoint_path else 0,
+                              lbfgs_history=memory.history)
             image = result.image
             progress.evaluations += result.evaluations
             if result.interrupted or result.warning:

@@ -19,10 +19,10 @@ from .weights import cache_dir
 
 
 def cached_style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]],
-                         layers: dict[str, float], use_cache: bool = True) -> Targets:
+                         layers: dict[str, float], use_cache: bool = True, tile: int | None = None) -> Targets:
     """objective.style_targets, with each image's Gram matrices kept on disk."""
     if not use_cache:
-        return objective.style_targets(net, images, layers)
+        return objective.style_targets(net, images, layers, tile)
     directory = cache_dir() / "targets"
     blended = {name: 0.0 for name in layers}
     for image, w in images:
@@ -38,7 +38,7 @@ def cached_style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor,
                 grams = None
         if grams is None or set(grams) != set(layers):
             grams = {name: target.value
-                     for name, target in objective.style_targets(net, [(image, 1.0)], layers).items()}
+                     for name, target in objective.style_targets(net, [(image, 1.0)], layers, tile).items()}
             try:
                 directory.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -103,6 +103,11 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
                          f"for layer {layer} (it needs {run.minimum} px a side): use fewer --octaves, "
                          "a smaller --octave-scale or a larger --size")
 
+    if run.memory.tile:
+        # Dream's objective (a mean activation under a random shift) is not tiled: too large a
+        # dream is refused rather than run out of memory.
+        raise InputError(f"a {width}x{height} px dream does not fit the memory budget (it cannot be "
+                         "computed tile by tile): use a smaller --size or raise --memory-limit")
     photo = resize(source, out_size).to(run.device)
     with torch.no_grad():
         features = net(photo, [layer])[layer]

@@ -37,6 +37,7 @@ RUN_OPTIONS = {
     "on_step": "studio: records progress and previews, and cancels",
     "cache_targets": "studio: on, as everywhere",
     "memory_limit_mb": "studio: the engine's budget",
+    "tile": "studio: the memory plan's (tile by tile only where a size needs it)",
     "checkpoint_path": "studio: a job is short and not resumed",
     "checkpoint_every": "studio: a job is short and not resumed",
     "resume": "studio: a job is short and not resumed",
