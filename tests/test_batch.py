@@ -122,7 +122,7 @@ def test_a_failing_job_is_reported_and_the_others_go_on(tmp_path, capsys):
                         f"{PHOTOS[1]},{PAINTINGS[0]},\n")
     out = tmp_path / "out"
     code = run_cli(["batch", "--manifest", manifest, "-o", out, "--size", "64", "--scales", "1",
-                    "--iterations", "3", "--threads", "1"])
+                    "--iterations", "3", "--threads", "1", "--evaluate"])
     err = capsys.readouterr().err
     assert code == 1
     assert "job failed: tubingen.jpg × the_scream.jpg (line 3): the output would be 16x12 px" in err
@@ -132,6 +132,9 @@ def test_a_failing_job_is_reported_and_the_others_go_on(tmp_path, capsys):
     assert lines[1]["line"] == 3 and "too small" in lines[1]["error"]
     assert (out / "tubingen--starry_night.png").is_file() and (out / "shipwreck--starry_night.png").is_file()
     assert not (out / "tubingen--the_scream.png").exists()
+    # --evaluate: the judge's numbers of each result, as `stylesynth evaluate` gives them.
+    judged = stylesynth.evaluate(PHOTOS[1], PAINTINGS[0], out / "shipwreck--starry_night.png")[0]
+    assert lines[2]["evaluate"] == {"content": judged.content, "style": judged.style}
 
 
 def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, spawn):
