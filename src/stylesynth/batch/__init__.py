@@ -87,11 +87,11 @@ def batch(contents: Iterable[str | os.PathLike] = (), styles: Iterable[str | os.
     for index in sorted(lines):
         if on_result:
             on_result(lines[index])
-    index_of = {id(job): index for index, job in todo}
+    index_of = {job.output: index for index, job in todo}  # outputs are unique (check_jobs)
 
     def report(job: Job, result: dict[str, Any]) -> None:
         line = write(job, result, out)
-        lines[index_of[id(job)]] = line
+        lines[index_of[job.output]] = line
         if result["status"] != "cancelled":
             bar.update(1)
         if result["status"] == "failed":
