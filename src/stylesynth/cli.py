@@ -311,6 +311,86 @@ video_command.params.extend(
                             "cache_targets", "quiet", "as_json")))
 
 
+class _RayAddress(click.ParamType):
+    """--ray alone: a local Ray instance; --ray ADDRESS: a cluster's head (HOST:PORT, ray://.., auto)."""
+
+    name = "ADDRESS"
+
+    def convert(self, value, param, ctx):
+        if value in ("local", "auto") or value.startswith("ray://") or ":" in value:
+            return value
+        # --ray takes an optional value, so `--ray photos/` would read a photo as the address.
+        self.fail(f"'{value}' is not a Ray address (HOST:PORT, ray://HOST:PORT or auto): put --ray after "
+                  "the photos, or write --ray=ADDRESS", param, ctx)
+
+
+@cli.command("batch")
+@click.argument("contents", nargs=-1, metavar="[CONTENT]...")
+@click.option("--style", "styles", multiple=True, metavar="STYLE",
+              help="A painting, repeatable (or a folder or glob of them): every photo is painted in each.")
+@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the results ({content}--{style}.png) and batch.jsonl, the log of what was done.")
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+              help="Jobs from a CSV file with a header, or JSON lines: content, style, output and options "
+              "(size, preset, ratio, seed, ...) per row; paths relative to the manifest.")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Local processes running jobs at once, the cores split between them.")
+@click.option("--ray", "ray_address", type=_RayAddress(), is_flag=False, flag_value="local", default=None,
+              help="Run every job as a Ray task: --ray alone on a local instance, --ray ADDRESS on a "
+              "cluster (needs pip install 'stylesynth[cluster]').")
+@click.option("--gpus-per-job", type=float, default=None,
+              help="Ray: GPUs each job asks for [default: 1 with --device cuda, else 0].")
+@click.option("--max-retries", type=int, default=3, show_default=True,
+              help="Ray: how often a job whose worker died is run again.")
+@click.option("--evaluate", "judge", is_flag=True, help="Score every result with the judge (see evaluate).")
+def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpus_per_job, max_retries, judge,
+                  ratio, content_weight, style_weight, quiet, as_json, weights_file, device, threads,
+                  memory_limit_mb, **options):
+    """Paint every photo CONTENT (files, folders, globs) in the style of every --style, or run a --manifest.
+
+    Results go to OUTPUT_DIR as {content}--{style}.png with their records; a rerun skips the
+    jobs already done. Ctrl-C stops the running jobs and keeps the finished results."""
+    from .batch import batch
+
+    ctx = click.get_current_context()
+    given = {name: value for name, value in options.items()  # only what was typed: defaults
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}  # are the engine's
+    given.update({name: value for name, value in (("ratio", ratio), ("content_weight", content_weight),
+                                                  ("style_weight", style_weight)) if value is not None})
+    _ratio(ratio, content_weight, style_weight)  # the same rule as transfer's
+
+    def show(line: dict) -> None:
+        if as_json:
+            click.echo(json.dumps(line, sort_keys=True, default=str))
+        elif line["status"] == "done" and not quiet:
+            click.echo(line["output"])
+
+    with signals.stop_after_step(), weights.quiet(quiet):
+        lines = batch(contents, styles, output_dir, manifest=manifest, jobs=jobs, ray=ray_address,
+                      threads=threads, device=device, weights=weights_file, memory_limit_mb=memory_limit_mb,
+                      evaluate=judge, gpus_per_job=gpus_per_job, max_retries=max_retries,
+                      progress=not quiet, on_result=show, **given)
+        stopped = signals.received()
+    counts = {status: sum(line["status"] == status for line in lines)
+              for status in ("done", "skipped", "failed", "cancelled")}
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    if not quiet:
+        click.echo(f"stylesynth: batch: {summary} (log: {Path(output_dir) / 'batch.jsonl'})", err=True)
+    _exit_if_stopped(stopped if counts["cancelled"] else None, bool(counts["cancelled"]),
+                     f"{counts['done'] + counts['skipped']} of {len(lines)} results in {output_dir} "
+                     "(the same command continues)")
+    if counts["failed"]:
+        raise StylesynthError(f"{counts['failed']} of {len(lines)} jobs failed (see {Path(output_dir) / 'batch.jsonl'})")
+
+
+batch_command.params.extend(
+    _params(transfer_command, ("ratio", "content_weight", "style_weight", "content_layers", "style_layers",
+                               "init", "preserve_colors", "style_scale"))
+    + _params(run_options, ("size", "preset", "scales", "iterations", "optimizer", "lr", "precision", "tv_weight",
+                            "seed", "model", "pooling", "device", "threads", "memory_limit_mb", "weights_file",
+                            "quiet", "as_json")))
+
+
 @cli.command("layers")
 @catalogue_option("model")
 @catalogue_option("weights_file")
