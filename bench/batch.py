@@ -82,8 +82,10 @@ def where_the_time_goes(sizes: list[int], threads: int) -> dict:
     import torch
 
     from stylesynth.imageio import open_image
-    from stylesynth.nets import load_network, set_threads
-    from stylesynth.synthesis import DEFAULT_STYLE_LAYERS, _resize, output_size, parse_layers, style_targets
+    from stylesynth.nets import set_threads
+    from stylesynth.pretrained import load_network
+    from stylesynth.objective import DEFAULT_STYLE_LAYERS, parse_layers, style_targets
+    from stylesynth.start import output_size, resize
 
     set_threads(threads)
     start = time.perf_counter()
@@ -96,7 +98,7 @@ def where_the_time_goes(sizes: list[int], threads: int) -> dict:
     painting = open_image(PAINTINGS[0])
     layers = parse_layers(DEFAULT_STYLE_LAYERS)
     for size in sizes:
-        image = _resize(painting, output_size(painting, size)).contiguous(memory_format=torch.channels_last)
+        image = resize(painting, output_size(painting, size)).contiguous(memory_format=torch.channels_last)
         start = time.perf_counter()
         style_targets(net, [(image, 1.0)], layers)
         parts[f"style_targets_{size}_seconds"] = round(time.perf_counter() - start, 2)

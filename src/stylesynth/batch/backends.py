@@ -107,11 +107,16 @@ def run_batch_job(attempts, index: int, job: Job, settings: Settings, content: b
 
     attempt = ray.get(attempts.started.remote(index))
     # Ray titles the process `ray::run_batch_job`; naming the job too tells `ps` on a node which
-    # job each worker runs, and that it has been counted. (Ray sets the title back after the task.)
+    # job each worker runs, and that it has been counted.
     set_title = getattr(getattr(ray, "_raylet", None), "setproctitle", None)
     if set_title is not None:
         set_title(f"ray::run_batch_job {job.output.name} attempt {attempt}")
-    result = run_job(job, settings, content, style)
+    try:
+        result = run_job(job, settings, content, style)
+    finally:
+        # Back to Ray's idle title at once: a worker titled as running a job is running one.
+        if set_title is not None:
+            set_title("ray::IDLE")
     result["attempt"] = attempt
     return result
 
