@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -303,36 +305,76 @@ def ray_jobs() -> list[int]:
     return found
 
 
-def test_ray_cluster_survives_a_killed_worker_and_matches_the_local_images(local_batch, tmp_path, monkeypatch):
-    ray = pytest.importorskip("ray")
+def loopback_namespace() -> list[str]:
+    """The command prefix that runs a process in a network namespace of its own whose only
+    interface is loopback, or [] where this machine does not allow unprivileged namespaces."""
+    prefix = ["unshare", "--user", "--map-root-user", "--net"]
+    try:
+        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return prefix if ok else []
+
+
+def reachable_from_here(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_ray_cluster_survives_a_killed_worker_and_matches_the_local_images(local_batch, tmp_path):
+    pytest.importorskip("ray")
     local, _ = local_batch
     out = tmp_path / "ray"
+    gcs_file, result_file = Path(f"{out}.gcs"), Path(f"{out}.json")
+    namespace = loopback_namespace()
     killed: list[int] = []
+    seen_from_here: list[bool] = []
     stop_watching = threading.Event()
 
     def kill_a_worker() -> None:
-        # The first worker seen running a job is killed outright, as by the OOM killer.
+        # The first worker seen running a job is killed outright, as by the OOM killer. (The
+        # namespace isolates the network only: this process sees and signals Ray's processes.)
         while not stop_watching.is_set():
             running = ray_jobs()
             if running:
+                seen_from_here.append(reachable_from_here(gcs_file.read_text()))
                 os.kill(running[0], signal.SIGKILL)
                 killed.append(running[0])
                 return
             time.sleep(0.05)
 
-    # The workers inherit this process's environment: PYTHONPATH, so they run this checkout.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             logging_level="ERROR", log_to_driver=False)
+    # The driver and its workers run this checkout (PYTHONPATH), in their own process group.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))}
+    driver = subprocess.Popen(namespace + [sys.executable, str(Path(__file__).parent / "ray_on_loopback.py"),
+                                           str(out)], env=env, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     watcher = threading.Thread(target=kill_a_worker, daemon=True)
     try:
-        assert ray.cluster_resources()["CPU"] == 2
         watcher.start()
-        lines = stylesynth.batch(PHOTOS, PAINTINGS, out, ray=True, threads=1, progress=False, **SMALL)
+        output = driver.communicate(timeout=600)[0]
+        assert driver.returncode == 0, output[-3000:]
     finally:
         stop_watching.set()
         watcher.join(timeout=10)
-        ray.shutdown()
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    result = json.loads(result_file.read_text())
+    lines = result["lines"]
+    assert result["cpus"] == 2
+    if namespace:
+        # The cluster was bound to loopback: its namespace has no other interface, and its
+        # address could not be reached from outside the namespace, even on 127.0.0.1.
+        assert result["interfaces"] == ["lo"]
+        assert gcs_file.read_text().startswith("127.0.0.1:")
+        assert seen_from_here == [False]
+    else:
+        warnings.warn("no unprivileged network namespaces here: the Ray cluster ran on this "
+                      "machine's network, its services listening on every interface")
     assert killed, "no worker was ever seen running a job"
     assert gone(killed[0])
     assert [line["status"] for line in lines] == ["done"] * 6

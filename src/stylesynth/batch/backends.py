@@ -186,7 +186,8 @@ def run_ray(jobs: list[Job], settings: Settings, address: str, report: Report, s
 def _connect(ray, address: str) -> None:
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address == "local":
-        # A private instance on this machine, reachable only from it.
+        # A private instance on this machine. Ray's services still listen on every interface
+        # (its token authentication guards them); docs/scaling.md says how to keep it on loopback.
         ray.init(address="local", num_cpus=available_cores(), include_dashboard=False,
                  _node_ip_address="127.0.0.1", **quiet)
         return
