@@ -24,11 +24,13 @@ def cli(*args: object) -> list[str]:
     return [sys.executable, "-m", "stylesynth.cli", "transfer", str(CONTENT), str(STYLE), *map(str, args)]
 
 
-def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path, spawn):
+# Also tile by tile, as a print size runs (issue 16): the finer scale in 64 px tiles.
+@pytest.mark.parametrize("plan", [[], ["--tile", "64"]], ids=["whole", "tiles"])
+def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path, spawn, plan):
     full, resumed = tmp_path / "full.png", tmp_path / "resumed.png"
-    subprocess.run(cli("-o", full, *ARGS), check=True, timeout=300)
+    subprocess.run(cli("-o", full, *ARGS, *plan), check=True, timeout=300)
     checkpoint = tmp_path / "resumed.png.ckpt"
-    process = spawn(cli("-o", resumed, *ARGS, "--checkpoint-every", "2"))
+    process = spawn(cli("-o", resumed, *ARGS, *plan, "--checkpoint-every", "2"))
     deadline = time.time() + 300
     # Wait for a checkpoint in the second (finer) scale, then kill without warning.
     while time.time() < deadline and process.poll() is None:
@@ -45,7 +47,8 @@ def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path, spawn):
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert checkpoint.exists() and not resumed.exists()
-    subprocess.run(cli("-o", resumed, *ARGS, "--checkpoint-every", "2", "--resume"), check=True, timeout=300)
+    subprocess.run(cli("-o", resumed, *ARGS, *plan, "--checkpoint-every", "2", "--resume"), check=True, timeout=300)
+    assert Image.open(resumed).info and json.loads(Image.open(resumed).text["stylesynth"])["tile"] == (64 if plan else None)
     a = np.asarray(Image.open(full), dtype=np.int16)
     b = np.asarray(Image.open(resumed), dtype=np.int16)
     assert np.abs(a - b).max() <= 1

@@ -22,6 +22,7 @@ from PIL import Image
 httpx = pytest.importorskip("httpx")
 
 from stylesynth import read_params  # noqa: E402
+from stylesynth.errors import InputError  # noqa: E402
 from stylesynth.web import BackgroundServer, WebSettings  # noqa: E402
 
 from conftest import CONTENT, EXAMPLES, run_cli  # noqa: E402
@@ -307,6 +308,21 @@ def test_the_studios_own_page_and_other_clients_can_submit(client, server, heade
     r = client.post("/api/jobs", headers=headers, data={"content": "tubingen.jpg", "style": "starry_night.jpg", **TINY})
     assert r.status_code == 202, r.text
     assert client.delete(f"/api/jobs/{r.json()['id']}", headers=headers).status_code == 200
+
+
+def test_a_print_size_is_accepted_up_to_the_studios_limit(vgg16_weights):
+    # The default studio takes a 4096 px print (planned tile by tile); --max-size goes to 8192.
+    assert WebSettings().max_size == 4096
+    for bad in (32, 8193):
+        with pytest.raises(InputError, match="--max-size must be between 64 and 8192"):
+            WebSettings(max_size=bad).check()
+    with BackgroundServer(WebSettings(examples_dir=EXAMPLES, max_size=8192)) as url, \
+            httpx.Client(base_url=url, timeout=20) as c:
+        assert c.get("/api/config").json()["size"]["max"] == 8192
+        assert_error(submit(c, size="8200"), 400, "size", "between 64 and 8192")
+        r = submit(c, size="8192")
+        assert r.status_code == 202, r.text
+        assert c.delete(f"/api/jobs/{r.json()['id']}").status_code == 200
 
 
 def test_allow_host_names_a_reverse_proxy(vgg16_weights):

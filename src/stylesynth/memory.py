@@ -19,7 +19,7 @@ from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layer
 
 BASE_MEMORY = 420 * 2**20  # the Python process, torch and the network's weights (measured)
 LBFGS_HISTORY = 50  # L-BFGS's steps remembered: two image-sized vectors each
-MIN_HISTORY = 5
+HISTORIES = (LBFGS_HISTORY, 20, 10, 5, 2, 1)  # tried in turn when the image-sized buffers dominate
 TILES = (2048, 1024, 512, 256)  # the tile sides tried, largest (least halo overhead) first
 
 
@@ -107,10 +107,14 @@ def estimate_localized(size: tuple[int, int], layers: list[str], model: str, poo
 
 
 def plan_memory(size: tuple[int, int], layers: list[str], model: str, pooling: str,
-                limit_mb: int | None = None, tile: int | None = None) -> MemoryPlan:
+                limit_mb: int | None = None, tile: int | None = None,
+                iterations: int | None = None) -> MemoryPlan:
     """The cheapest plan that fits the budget: the whole image at once (with the shallowest
     checkpoint that fits), else tile by tile (`tile` forces that) with the largest tile and the
-    longest L-BFGS history that fit; refuses (InputError) a run that cannot fit, before it starts."""
+    longest L-BFGS history that fit; refuses (InputError) a run that cannot fit, before it starts.
+
+    With `iterations` (this scale's), the history is at most that: L-BFGS stores one pair of
+    vectors per iteration, so a print's last scales (a few iterations each) hold only a few."""
     budget = memory_budget(limit_mb)
     need = 0
     if tile is None:
@@ -119,8 +123,9 @@ def plan_memory(size: tuple[int, int], layers: list[str], model: str, pooling: s
             if need <= budget:
                 return MemoryPlan(checkpoint, estimate=need)
     if model != "alexnet":
+        histories = sorted({min(h, iterations or h) for h in HISTORIES}, reverse=True)
         for side in ((tile,) if tile else TILES):
-            for history in (LBFGS_HISTORY, 20, 10, MIN_HISTORY):
+            for history in histories:
                 need = estimate_localized(size, layers, model, pooling, side, history)
                 if need <= budget:
                     return MemoryPlan(None, side, history, need)

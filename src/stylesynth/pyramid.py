@@ -33,6 +33,18 @@ NOISE_PRESETS = {
 BASE_SIDE = 256
 NOISE_BASE_SIDE = 64
 MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
+PRINT_SIDE = 1024  # finer scales than this get fewer iterations (print_count)
+MIN_PRINT_ITERATIONS = 2
+
+
+def print_count(iterations: int, size: tuple[int, int]) -> int:
+    """A finer scale's iterations above PRINT_SIDE px: halved at each doubling (at least
+    MIN_PRINT_ITERATIONS), so that each doubling of a print costs twice the last, not four times.
+    Up there the picture is laid out and upsampled; its iterations only sharpen the strokes."""
+    side = max(size)
+    if side <= PRINT_SIDE:
+        return iterations
+    return max(MIN_PRINT_ITERATIONS, math.ceil(iterations * PRINT_SIDE / side))
 
 
 def parse_iterations(iterations: int | str | list[int] | None) -> int | list[int] | None:
@@ -86,6 +98,8 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
         between = [counts_of_preset[min(1, len(counts_of_preset) - 1)] if max(size) <= BASE_SIDE
                    else counts_of_preset[-1] for size in sizes[1:-1]]
         counts = ([counts_of_preset[0]] + between + [counts_of_preset[-1]])[:len(sizes)]
+        if len(sizes) > 1:
+            counts = [counts[0]] + [print_count(n, size) for n, size in zip(counts[1:], sizes[1:])]
     for n in counts:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InputError(f"iterations must be at least 1, got {n}")

@@ -41,16 +41,21 @@ class Run:
     def checkpoint_until(self) -> str | None:
         return self.memory.checkpoint_until
 
-    def memory_at(self, size: tuple[int, int]) -> MemoryPlan:
-        """The memory plan of one scale: a coarse scale may fit whole where the finest needs tiles
-        (a forced --tile applies where the image is larger than a tile)."""
+    def memory_at(self, size: tuple[int, int], iterations: int) -> MemoryPlan:
+        """The memory plan of one scale and its iterations: a coarse scale may fit whole where the
+        finest needs tiles (a forced --tile applies where the image is larger than a tile). The
+        finest scale's plan becomes the run's (`memory`, in the record)."""
         tile = self.options.tile if self.options.tile and max(size) > self.options.tile else None
-        if size == self.out_size and (tile or not self.options.tile):
-            return self.memory
         if self.device.type != "cpu":
-            return MemoryPlan(tile=tile)
-        return plan_memory(size, self.layers, self.options.model, self.options.pooling,
-                           self.options.memory_limit_mb, tile)
+            plan = MemoryPlan(tile=tile)
+        elif size == self.out_size and self.memory.tile is None and not tile:
+            plan = self.memory  # the whole image fits: nothing to shorten
+        else:
+            plan = plan_memory(size, self.layers, self.options.model, self.options.pooling,
+                               self.options.memory_limit_mb, tile, iterations)
+        if size == self.out_size:
+            self.memory = plan
+        return plan
 
     @property
     def device(self) -> torch.device:

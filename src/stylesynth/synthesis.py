@@ -90,7 +90,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
             if resume and index < resume["scale_index"]:
                 progress.advance(index, iterations)  # done before the run was stopped
                 continue
-            memory = run.memory_at(size)
+            memory = run.memory_at(size, iterations)
             objective = objective_at(size, memory)
             if image is None:
                 image = start_image(init, size, content, style, run.generator)

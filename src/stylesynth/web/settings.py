@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..options import MAX_SIZE
 from ..pyramid import PRESETS
 
 MIN_SIZE = 64
@@ -54,7 +55,9 @@ class WebSettings:
     max_queue: int = 8  # jobs waiting (not running); more get 429
     max_upload_bytes: int = 20 * 1024 * 1024  # per request; more get 413
     max_pixels: int = 50_000_000  # per uploaded image (from its header); more get 413
-    max_size: int = 1024  # long side of a result, px
+    # Long side of a result, px: a 4096 px print is planned tile by tile within the default 8 GB
+    # budget (about 20 min on 2 cores, bench/README.md); up to MAX_SIZE with --max-size.
+    max_size: int = 4096
     default_size: int = 384
     max_iterations: int = 1000
     presets: dict[str, int] = field(default_factory=lambda: dict(PRESET_ITERATIONS))
@@ -71,8 +74,8 @@ class WebSettings:
             raise InputError("--workers must be at least 1")
         if self.max_queue < 0:
             raise InputError("--max-queue must be >= 0")
-        if self.max_size < MIN_SIZE:
-            raise InputError(f"--max-size must be at least {MIN_SIZE}")
+        if not MIN_SIZE <= self.max_size <= MAX_SIZE:
+            raise InputError(f"--max-size must be between {MIN_SIZE} and {MAX_SIZE}")
         if self.max_upload_bytes < 1 or self.max_pixels < 1:
             raise InputError("upload limits must be positive")
         if not (self.result_ttl > 0):
