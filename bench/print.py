@@ -1,15 +1,15 @@
 """Print sizes (issue 16): wall time, peak memory and the engine's estimate at 1024, 2048, 4096 px,
 the cost of tile-by-tile passes where the whole image also fits, and an 8192 px top scale.
 
-    python bench/print.py                       # 1024, 2048, 4096 px and the overheads (~50 min)
+    python bench/print.py                       # 1024, 2048, 4096 px and the overheads (~40 min)
     python bench/print.py --sizes 1024 --no-overhead
     python bench/print.py --top 8192 --start out/print-4096.png   # two iterations at 8192 px
 
 Every run is `stylesynth transfer examples/tubingen.jpg examples/the_scream.jpg --size N --seed 0`
 with the default preset in a fresh process; its peak RSS is the child's (wait4's ru_maxrss, the
 kernel's VmHWM), the estimate and the memory plan come from the result's record. "Overhead" runs
-the same transfer with `--tile T` forced at the finest scale (T = half the long side) and
-compares the wall times. `--top N` runs only the top scale of an N px print from an upsampled
+the finest scale alone (3 iterations from that result) whole and with `--tile T` forced (T = half
+the long side) where the whole image fits, and compares the wall times. `--top N` runs only the top scale of an N px print from an upsampled
 start (`--scales 1 --iterations K --init IMAGE`): the way to measure a size whose whole pyramid
 would take hours. Run it on an otherwise idle machine; it writes bench/results/print-<date>.json.
 """
@@ -83,11 +83,15 @@ def main() -> None:
             rows[str(size)] = transfer(out / f"print-{size}.png", "--size", str(size))
             show(str(size), rows[str(size)])
             if not args.no_overhead and rows[str(size)]["tile"] is None:
-                name = f"{size} tiled {size // 2}"
-                rows[name] = transfer(out / f"print-{size}-tiled.png", "--size", str(size), "--tile", str(size // 2))
-                rows[name]["overhead"] = round(rows[name]["seconds"] / rows[str(size)]["seconds"] - 1, 3)
-                show(name, rows[name])
-                print(f"{'':<22} overhead of tiles: {rows[name]['overhead']:+.0%} wall", flush=True)
+                # The finest scale alone, whole and in tiles of half its side, from that result.
+                top = ["--size", str(size), "--scales", "1", "--iterations", "3", "--init", str(out / f"print-{size}.png")]
+                whole, tiled = f"{size} top, whole", f"{size} top, tiles {size // 2}"
+                rows[whole] = transfer(out / f"print-{size}-top.png", *top)
+                rows[tiled] = transfer(out / f"print-{size}-tiled.png", *top, "--tile", str(size // 2))
+                rows[tiled]["overhead"] = round(rows[tiled]["seconds"] / rows[whole]["seconds"] - 1, 3)
+                show(whole, rows[whole])
+                show(tiled, rows[tiled])
+                print(f"{'':<22} overhead of tiles: {rows[tiled]['overhead']:+.0%} wall", flush=True)
     results = ROOT / "bench" / "results" / f"print-{time.strftime('%Y%m%d-%H%M')}.json"
     results.write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(),
                                    "rows": rows}, indent=1) + "\n")

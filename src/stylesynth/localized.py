@@ -81,24 +81,44 @@ def interiors(features: dict[str, torch.Tensor], strides: dict[str, int], sizes:
     return out
 
 
-def tiled_targets(net, image: torch.Tensor, layers: list[str], tile: int):
-    """The whole image's activations (for content targets) and Gram matrices (for style targets)
-    of `layers`, computed tile by tile without a whole-image activation in memory."""
+def _tile_features(net, image: torch.Tensor, layers: list[str], tile: int):
+    """Each tile's interior activations of `layers`, with where they go in the whole map:
+    yields the whole maps' sizes, then (name, features, (rows, cols)) (run it under no_grad)."""
     strides, reach = layer_geometry(net, layers)
     tile, halo = _round(tile), _round(reach)
     height, width = image.shape[-2:]
     sizes = map_sizes(strides, height, width)
-    maps = {name: None for name in layers}
+    yield sizes
+    for crop_rows, crop_cols, rows, cols in tiles(height, width, tile, halo):
+        features = net(image[..., crop_rows, crop_cols], layers)
+        for name, (f, where) in interiors(features, strides, sizes, crop_rows, crop_cols, rows, cols).items():
+            yield name, f, where
+
+
+@torch.no_grad()
+def tiled_maps(net, image: torch.Tensor, layers: list[str], tile: int) -> dict[str, torch.Tensor]:
+    """The whole image's activations of `layers` (content targets), computed tile by tile
+    without the other layers' whole-image activations in memory."""
+    parts = _tile_features(net, image, layers, tile)
+    sizes = next(parts)
+    maps: dict[str, torch.Tensor] = {}
+    for name, f, (rows, cols) in parts:
+        if name not in maps:
+            maps[name] = f.new_zeros((1, f.shape[1], *sizes[name]))
+        maps[name][..., rows, cols] = f
+    return maps
+
+
+@torch.no_grad()
+def tiled_grams(net, image: torch.Tensor, layers: list[str], tile: int) -> dict[str, torch.Tensor]:
+    """The whole image's Gram matrices of `layers` (style targets), tile by tile: only one tile's
+    activations are ever in memory (a 4096 px painting's relu1_1 alone would be 3.4 GB)."""
+    parts = _tile_features(net, image, layers, tile)
+    sizes = next(parts)
     grams = {name: 0.0 for name in layers}
-    with torch.no_grad():
-        for crop_rows, crop_cols, rows, cols in tiles(height, width, tile, halo):
-            features = net(image[..., crop_rows, crop_cols], layers)
-            for name, (f, (ir, ic)) in interiors(features, strides, sizes, crop_rows, crop_cols, rows, cols).items():
-                if maps[name] is None:
-                    maps[name] = f.new_zeros((1, f.shape[1], *sizes[name]))
-                maps[name][..., ir, ic] = f
-                grams[name] = grams[name] + _gram_sum(f.float())
-    return maps, {name: grams[name] / (sizes[name][0] * sizes[name][1]) for name in layers}
+    for name, f, _ in parts:
+        grams[name] = grams[name] + _gram_sum(f.float())
+    return {name: grams[name] / (sizes[name][0] * sizes[name][1]) for name in layers}
 
 
 def _round(pixels: int) -> int:

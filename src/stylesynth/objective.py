@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 
 from .errors import InputError
-from .localized import tiled_targets
+from .localized import tiled_grams, tiled_maps
 from .losses import ContentLoss, GuidedStyleLoss, StyleLoss, TVLoss, gram_matrix
 from .nets import FeatureExtractor
 
@@ -199,7 +199,7 @@ def content_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, floa
             if image.shape[-2:] != size:
                 image = torch.nn.functional.interpolate(image, size=size, mode="bilinear",
                                                         align_corners=False, antialias=True)
-            features = tiled_targets(net, image, list(layers), tile)[0] if tile else net(image, layers)
+            features = tiled_maps(net, image, list(layers), tile) if tile else net(image, layers)
             for name in layers:
                 blended[name] = blended[name] + w * features[name]
     return {name: LayerTarget(layers[name], blended[name]) for name in layers}
@@ -214,7 +214,7 @@ def style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]
     with torch.no_grad():
         for image, w in images:
             if tile:
-                grams = tiled_targets(net, image, list(layers), tile)[1]
+                grams = tiled_grams(net, image, list(layers), tile)
             else:
                 features = net(image, layers)
                 grams = {name: gram_matrix(features[name]) for name in layers}
