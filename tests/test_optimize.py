@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stylesynth import InputError, StylesynthError
-from stylesynth.optimize import optimize
+from stylesynth.optimize import LBFGS_FIRST_STEP, optimize
 
 
 def quadratic(target, scale=1.0):
@@ -26,6 +26,18 @@ def test_lbfgs_moves_whatever_the_magnitude(scale):
     first = quadratic(target, scale)(start)[0].item()
     result = optimize(start, quadratic(target, scale), iterations=20)
     assert result.loss < first * 1e-4
+
+
+def test_lbfgs_first_step_moves_pixels_by_the_set_mean():
+    # torch scales L-BFGS's first step to a total (L1) change of lr: 1e-6 per pixel on a
+    # 512 px image. lbfgs_step scales it to LBFGS_FIRST_STEP per pixel, whatever the size.
+    torch.manual_seed(0)
+    for side in (8, 256):
+        target, start = torch.rand(1, 3, side, side), torch.full((1, 3, side, side), 0.5)
+        seen = []
+        optimize(start, quadratic(target), iterations=1, on_step=lambda s: seen.append(s.image.clone()))
+        moved = (seen[0] - start).abs().mean().item()
+        assert moved == pytest.approx(LBFGS_FIRST_STEP, rel=0.02), side
 
 
 @pytest.mark.parametrize("name", ["adam", "gd"])

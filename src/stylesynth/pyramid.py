@@ -20,8 +20,8 @@ from .errors import InputError
 
 PRESETS = {
     "draft": [30, 5],
-    "fast": [64, 10],
-    "quality": [250, 40],
+    "fast": [56, 10],
+    "quality": [96, 32],
     "classic": [500],  # always a single scale, as jcjohnson/neural-style and the PyTorch tutorial
 }
 NOISE_PRESETS = {

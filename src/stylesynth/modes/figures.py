@@ -14,7 +14,8 @@ measure the paper discusses (PSNR against the photo for content reconstructions)
              weight of the *style* ("since we increase the weight of style image, content image
              gradually can't hold its shape"): we follow the discussion. Their loss units are not
              given, so alpha maps to Gatys's alpha/beta as HUANG_FUH_UNIT / alpha, calibrated so
-             that their "successful transfer" (alpha = 10000) is our default ratio 1e-5.
+             that their "successful transfer" (alpha = 10000) is alpha/beta 1e-5, where our
+             transfer is strongly painted (the default, 3e-4, keeps more of the photo).
     seeds    Gatys Fig. 6 (seed 003): results from white noise with different seeds, beside the
              deterministic result from the content image.
     init, pooling, models: the same transfer from each initialisation / with max and average

@@ -31,7 +31,7 @@ function showError(message) {
 
 function ratioFromStrength(strength) {
   // 0 (subtle: 1e-2, the photo with a hint of the painting) .. 100 (bold: 1e-6, as far from
-  // the photo as the preset's steps go) on a log scale; the engine's default ratio, 1e-5, is 75.
+  // the photo as the preset's steps go) on a log scale; the engine's default ratio, 3e-4, is 40.
   return Math.pow(10, -2 - (4 * strength) / 100);
 }
 
@@ -40,9 +40,9 @@ function strengthFromRatio(ratio) {
 }
 
 function strengthLabel(strength) {
-  if (strength <= 20) return "Subtle";
-  if (strength <= 40) return "Gentle";
-  if (strength <= 60) return "Balanced";
+  if (strength <= 15) return "Subtle";
+  if (strength <= 35) return "Gentle";
+  if (strength <= 60) return "Balanced";  // the default, 3e-4, is 40
   if (strength <= 80) return "Strong";
   return "Bold";
 }
