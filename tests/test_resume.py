@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from stylesynth.memory import estimate_memory
+from stylesynth.objective import parse_layers
 
 from conftest import CONTENT, STYLE
 
@@ -72,11 +73,16 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys, spawn):
 
 @pytest.mark.parametrize("size, checkpoint", [(256, None), (384, "pool1")])
 def test_memory_estimate_is_within_30_percent_of_the_measured_peak(size, checkpoint):
-    limit = "" if checkpoint is None else f", memory_limit_mb={round(estimate_memory(_size(size), checkpoint_until=checkpoint) / 2**20) + 1}"
+    # Five style layers, one per block: with the default's every ReLU of blocks 1-4 the early
+    # maps are requested activations, kept whatever is recomputed, and checkpointing saves nothing.
+    layers = "relu1_1:0.2,relu2_1:0.3,relu3_1:0.3,relu4_1:0.1,relu5_1:0.1"
+    needed = estimate_memory(_size(size), ["relu4_2", *parse_layers(layers)], pooling="avg",
+                             checkpoint_until=checkpoint)
+    limit = "" if checkpoint is None else f", memory_limit_mb={round(needed / 2**20) + 1}"
     code = (
         "import json, stylesynth\n"
         f"im = stylesynth.transfer({str(CONTENT)!r}, {str(STYLE)!r}, size={size}, scales=1, iterations=2,"
-        f" progress=False, device='cpu', cache_targets=False{limit})\n"
+        f" style_layers={layers!r}, progress=False, device='cpu', cache_targets=False{limit})\n"
         # VmHWM, not getrusage's ru_maxrss: that survives exec and would be pytest's own peak.
         "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "print(json.dumps([hwm * 1024,"
