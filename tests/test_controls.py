@@ -44,6 +44,29 @@ def test_histogram_mode_keeps_the_content_colour_statistics():
     assert np.all(np.abs(matched.mean(0) / photo.mean(0) - 1) < 0.02)
 
 
+def test_the_palette_start_has_the_paintings_colour_distribution_and_the_photos_layout():
+    # match_distribution (the default start's recolouring) matches the painting's whole colour
+    # distribution; the mean-and-covariance map leaves The Scream's oranges short.
+    photo, scream = load_image(CONTENT, 96), load_image(SCREAM, 120)
+    painting = np.asarray(scream, dtype=np.float64).reshape(-1, 3)
+    quantiles = np.linspace(0.02, 0.98, 25)
+
+    def worst_quantile_error(image: Image.Image) -> float:
+        pixels = np.asarray(image, dtype=np.float64).reshape(-1, 3)
+        return np.abs(np.quantile(pixels, quantiles, axis=0) - np.quantile(painting, quantiles, axis=0)).max()
+
+    start = colors.match_distribution(photo, scream)
+    assert start.size == photo.size
+    assert worst_quantile_error(start) <= 4 and worst_quantile_error(colors.match_histogram(photo, scream)) > 20
+
+    def luminance_ranks(image: Image.Image) -> np.ndarray:
+        y = np.asarray(image, dtype=np.float64).reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])
+        return np.argsort(np.argsort(y, kind="stable"), kind="stable")
+
+    assert np.corrcoef(luminance_ranks(start), luminance_ranks(photo))[0, 1] > 0.9
+    assert start.tobytes() == colors.match_distribution(photo, scream).tobytes()
+
+
 def _autocorrelation_width(image: Image.Image) -> int:
     """Radius (px) at which the luminance autocorrelation falls below 1/2: the typical size of
     the image's structures (brush strokes, here)."""

@@ -149,3 +149,18 @@ def test_the_localized_memory_estimate_is_within_30_percent_of_the_measured_peak
     peak, estimate_mb, tile, history = json.loads(out.stdout.strip().splitlines()[-1])
     assert (tile, history) == (512, 2)
     assert abs(estimate_mb * 2**20 / peak - 1) < 0.30, (estimate_mb, peak / 2**20)
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "alexnet"])
+def test_the_memory_estimates_layer_shapes_are_the_networks(arch):
+    # estimate_memory computes each layer's shape by arithmetic; running the layers must agree.
+    from stylesynth.memory import _output_shape
+    from stylesynth.nets import FeatureExtractor
+
+    for pooling in ("max", "avg"):
+        net = FeatureExtractor(arch, pooling)
+        x = torch.zeros(1, 3, 97, 130)
+        shape = (3, 97, 130)
+        for module in net.features:
+            x, shape = module(x), _output_shape(module, shape)
+            assert tuple(x.shape[1:]) == shape

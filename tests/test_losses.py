@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stylesynth import InputError
-from stylesynth.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
+from stylesynth.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, gram_product
 from stylesynth.nets import FeatureExtractor
 from stylesynth.objective import CONTENT_SCALE, GatysObjective, Weights, parse_layers
 
@@ -26,6 +26,20 @@ def test_gram_is_eq3_over_m():
     flat = f.reshape(4, 15)
     expected = torch.tensor([[float((flat[i] * flat[j]).sum()) for j in range(4)] for i in range(4)])
     assert torch.allclose(gram_matrix(f), expected / 15, atol=1e-5)
+
+
+def test_gram_products_gradient_is_autograds_for_any_upstream_gradient():
+    # gram_product's backward is one product, F (dG + dG^T): it must equal autograd's two,
+    # also for an upstream gradient that is not symmetric.
+    torch.manual_seed(3)
+    flat = torch.randn(40, 6, dtype=torch.float64)
+    upstream = torch.randn(6, 6, dtype=torch.float64)
+    ours = flat.clone().requires_grad_(True)
+    (gram_product(ours) * upstream.float()).sum().backward()
+    reference = flat.clone().requires_grad_(True)
+    ((reference.T @ reference) * upstream).sum().backward()
+    assert torch.allclose(ours.grad, reference.grad, atol=1e-4)
+    assert gram_product(flat).dtype == torch.float32
 
 
 def test_style_loss_is_eq4_relative_to_the_targets_energy_when_sizes_match():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 
 from .errors import InputError
+from .losses import gram_product
 
 STRIDE = 16  # 2**4 poolings before the deepest layer used (relu5_1): tiles align to it
 
@@ -221,8 +222,7 @@ class LocalizedObjective:
 
 def _gram_sum(features: torch.Tensor) -> torch.Tensor:
     """F F^T summed (not averaged) over the positions given (none at a floored edge: zeros)."""
-    flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
-    return (flat.T @ flat).float()
+    return gram_product(features.permute(0, 2, 3, 1).reshape(-1, features.shape[1]))
 
 
 def _mask_at(loss, size: tuple[int, int]) -> torch.Tensor:

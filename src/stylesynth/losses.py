@@ -20,6 +20,27 @@ import torch
 from torch import nn
 
 
+class _GramProduct(torch.autograd.Function):
+    """F^T F for F of shape (M, N), with a backward pass of one matrix product instead of
+    autograd's two: the gradient is F (dG + dG^T). At 512 px the eleven default style layers'
+    products are a quarter of an evaluation's arithmetic; this saves a third of that."""
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        return flat.T @ flat
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        return flat @ (grad + grad.T).to(flat.dtype)
+
+
+def gram_product(flat: torch.Tensor) -> torch.Tensor:
+    """F^T F (N x N) of features laid out as (positions M, channels N), as float32."""
+    return _GramProduct.apply(flat).float()
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Eq. 3 divided by M: G_ij / M = mean over positions of F_i * F_j, shape (N, N), float32.
 
@@ -27,7 +48,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     float32 speed, with float32 accumulation."""
     n = features.shape[1]
     flat = features.permute(0, 2, 3, 1).reshape(-1, n)  # batch of one: (M_l, N_l), a view if NHWC
-    return (flat.T @ flat).float() / flat.shape[0]
+    return gram_product(flat) / flat.shape[0]
 
 
 def relative_error(x: torch.Tensor, target: torch.Tensor, target_energy: torch.Tensor) -> torch.Tensor:
@@ -90,8 +111,8 @@ class GuidedStyleLoss(nn.Module):
             self._resized[size] = nn.functional.interpolate(self.mask, size=size, mode="area")
         m = self._resized[size]
         n = features.shape[1]
-        flat = (features.float() * m).reshape(n, -1)
-        return self.from_gram(flat @ flat.T / m.pow(2).sum().clamp_min(1e-8))
+        flat = (features.float() * m).permute(0, 2, 3, 1).reshape(-1, n)
+        return self.from_gram(gram_product(flat) / m.pow(2).sum().clamp_min(1e-8))
 
     def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
         return relative_error(gram, self.target, self.energy)

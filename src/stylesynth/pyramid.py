@@ -19,11 +19,11 @@ import math
 from .errors import InputError
 
 # From an image, judged at 512 px (docs/normalization.md): `fast` fits the 60 s budget of two
-# CPU cores (0.45 s an iteration at 256 px, 1.97 s at 512); `quality` paints past the classic
+# CPU cores (0.52 s an iteration at 256 px, 2.02 s at 512); `quality` paints past the classic
 # recipe's published results on both of the judge's numbers.
 PRESETS = {
     "draft": [30, 5],
-    "fast": [56, 10],
+    "fast": [44, 13],
     "quality": [96, 32],
     "classic": [500],  # always a single scale, as jcjohnson/neural-style and the PyTorch tutorial
 }
@@ -110,7 +110,7 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
 
 
 def describe(preset: str, from_noise: bool = False) -> str:
-    """A preset's whole schedule in words, e.g. "56 iterations, then 10 at each finer scale"."""
+    """A preset's whole schedule in words, e.g. "44 iterations, then 13 at each finer scale"."""
     counts = (NOISE_PRESETS if from_noise else PRESETS)[preset]
     if len(counts) == 1:
         return f"{counts[0]} iterations at one scale"

@@ -95,7 +95,9 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
             if image is None:
                 image = start_image(init, size, content, style, run.generator)
             else:
-                image = next_scale_start(image, size, previous, init, content, style, run.generator)
+                # Its own generator per scale: a run resumed at a later scale draws the same noise.
+                image = next_scale_start(image, size, previous, init, content, style,
+                                         torch.Generator().manual_seed(run.seed + index))
             previous = size
             state = resume["loop"] if resume and index == resume["scale_index"] else None
             if state is not None:

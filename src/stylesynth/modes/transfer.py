@@ -33,7 +33,7 @@ def transfer(content: Any, style: Any, *,
 
     Give either `ratio` (alpha/beta, paper units: 1e-3 as in Fig. 2) or `content_weight` and
     `style_weight`. `init` defaults to "palette", the photo recoloured to the painting's colour
-    mean and covariance: it converges in far fewer iterations than white noise (the paper's
+    distribution (colors.match_distribution): it converges in far fewer iterations than white noise (the paper's
     choice, `init="noise"`) and, unlike the photo itself (`"content"`), reaches the palette. Several styles as
     [(source, weight), ...] blend their Gram matrices — or, with `mask`, each paints its own
     region (see masks.py). `preserve_colors`: "luminance" or "histogram" keeps the photo's
