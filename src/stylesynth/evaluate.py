@@ -120,6 +120,23 @@ def style_distance(painting: Image.Image, result: Image.Image, weights: str | No
     return sum(((g - a).norm() / a.norm()).item() for g, a in zip(ours, target)) / len(ours)
 
 
+LAYOUT_CELLS = 8  # a layout correlation compares 8 x 8 box averages of luminance
+
+
+def layout_correlation(a: Any, b: Any) -> float:
+    """Pearson correlation of two images' luminance, each reduced to 8 x 8 box averages: how much
+    of one image's arrangement the other repeats (a copy 1; a stationary texture against its
+    painting near 0, |r| < 0.25 by chance over 64 cells). Neither judge number sees it."""
+    cells = []
+    for image in (load_image(a), load_image(b)):
+        side = LAYOUT_CELLS * 8
+        grey = to_tensor(image.convert("L").convert("RGB").resize((side, side), Image.BOX))[0, 0].double()
+        cells.append(grey.view(LAYOUT_CELLS, 8, LAYOUT_CELLS, 8).mean((1, 3)).flatten())
+    x, y = (c - c.mean() for c in cells)
+    denominator = (x.norm() * y.norm()).item()
+    return (x @ y).item() / denominator if denominator > 0 else 0.0
+
+
 def score(content: Any, style: Any, result: Any, weights: str | None = None) -> Score:
     """The judge's numbers for `result` against the photo `content` and the painting `style`
     (each a path, PIL image, array or tensor)."""

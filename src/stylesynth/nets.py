@@ -106,9 +106,19 @@ class FeatureExtractor(nn.Module):
                 )
         return layers
 
+    def stride(self, name: str) -> int:
+        """How many input pixels apart two neighbouring positions of layer `name` are."""
+        step = 1
+        for layer, module in zip(self.layer_names, self.features):
+            module_stride = getattr(module, "stride", 1)
+            step *= module_stride[0] if isinstance(module_stride, tuple) else module_stride
+            if layer == name:
+                return step
+        raise InputError(f"unknown layer '{name}' for {self.arch}")
+
     def forward(self, image: torch.Tensor, layers: Iterable[str],
                 checkpoint_until: str | None = None,
-                dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+                dtype: torch.dtype | None = None, wrap: bool = False) -> dict[str, torch.Tensor]:
         """The activations of `layers` for `image` (RGB in [0, 1]).
 
         With `checkpoint_until` (a layer name, e.g. "pool2"), the activations up to that layer
@@ -117,13 +127,15 @@ class FeatureExtractor(nn.Module):
         With `dtype` (torch.bfloat16, torch.float16) the network runs in that precision
         (autocast) and returns activations of that dtype; the losses compute in float32 from
         them (Gram products accumulate in float32).
+        With `wrap` the convolutions pad circularly, as if the image were tiled: no border tells
+        a position, so Gram statistics cannot pin the arrangement to the frame (textures).
         """
         layers = set(self.check_layers(layers))
         if not layers:
             return {}
         if dtype is not None and dtype != torch.float32:
             with torch.autocast(image.device.type, dtype=dtype):
-                out = self.forward(image, layers, checkpoint_until)
+                out = self.forward(image, layers, checkpoint_until, wrap=wrap)
             return out
         last = max(self.layer_names.index(name) for name in layers)
         out: dict[str, torch.Tensor] = {}
@@ -135,21 +147,30 @@ class FeatureExtractor(nn.Module):
             split = min(self.layer_names.index(checkpoint_until), last)
             inner = sorted(name for name in layers if self.layer_names.index(name) <= split)
             results = torch.utils.checkpoint.checkpoint(
-                self._run, x, 0, split, inner, use_reentrant=False)
+                self._run, x, 0, split, inner, wrap, use_reentrant=False)
             x = results.pop()
             out.update(zip(inner, results))
             start = split + 1
         for index in range(start, last + 1):
-            x = self.features[index](x)
+            x = self._layer(index, x, wrap)
             if self.layer_names[index] in layers:
                 out[self.layer_names[index]] = x
         return out
 
-    def _run(self, x: torch.Tensor, first: int, last: int, names: list[str]) -> list[torch.Tensor]:
+    def _layer(self, index: int, x: torch.Tensor, wrap: bool) -> torch.Tensor:
+        module = self.features[index]
+        if wrap and isinstance(module, nn.Conv2d) and module.padding != (0, 0):
+            rows, cols = module.padding
+            x = nn.functional.pad(x, (cols, cols, rows, rows), mode="circular")
+            return nn.functional.conv2d(x, module.weight, module.bias, module.stride)
+        return module(x)
+
+    def _run(self, x: torch.Tensor, first: int, last: int, names: list[str],
+             wrap: bool = False) -> list[torch.Tensor]:
         """Run modules first..last; return the activations named (in order), then the last one."""
         found = {}
         for index in range(first, last + 1):
-            x = self.features[index](x)
+            x = self._layer(index, x, wrap)
             found[self.layer_names[index]] = x
         return [found[name] for name in names] + [x]
 

@@ -46,6 +46,12 @@ DEFAULT_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.
 DEFAULT_RATIO = 3e-4
 CONTENT_SCALE = 200.0
 
+# A style layer whose map of the painting has fewer positions than this sees the picture in too
+# few, too large parts: its Gram matrix then pins down what is where, and the result copies the
+# painting's objects and arrangement (its figure, its sky) instead of its texture
+# (docs/normalization.md, "Textures that are textures").
+MIN_STYLE_POSITIONS = 24 * 24
+
 Extra = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -85,6 +91,18 @@ def normalize_blend(items, what: str) -> list[tuple[torch.Tensor, float]]:
     if total <= 0:
         raise InputError(f"{what} weights must not all be zero")
     return [(image, w / total) for image, w in items]
+
+
+def style_layers_for(net: FeatureExtractor, layers: dict[str, float], size: tuple[int, int]) -> dict[str, float]:
+    """The style layers whose map of a painting of `size` (height, width) px has at least
+    MIN_STYLE_POSITIONS positions, their weights scaled to keep the sum; at least the shallowest."""
+    kept = {name: w for name, w in layers.items()
+            if (size[0] // net.stride(name)) * (size[1] // net.stride(name)) >= MIN_STYLE_POSITIONS}
+    if not kept:
+        shallowest = min(layers, key=net.layer_names.index)
+        kept = {shallowest: layers[shallowest]}
+    scale = sum(layers.values()) / sum(kept.values()) if sum(kept.values()) > 0 else 1.0
+    return {name: w * scale for name, w in kept.items()}
 
 
 @dataclass
@@ -140,12 +158,13 @@ class GatysObjective:
     def __init__(self, net: FeatureExtractor, loss_weights: LossWeights,
                  content_targets: Targets | None = None, style_targets: Targets | None = None,
                  regions: list[Region] | None = None, extra: Extra | None = None, *,
-                 checkpoint_until: str | None = None, dtype: torch.dtype | None = None):
+                 checkpoint_until: str | None = None, dtype: torch.dtype | None = None, wrap: bool = False):
         """`regions`: each matches its own style (guided Gram matrices) instead of one style
         everywhere. `extra`: a further term, image -> (weighted scalar tensor, {name: value}),
         added as it is (video's temporal loss). `checkpoint_until`: see FeatureExtractor.forward;
-        `dtype`: the convolutions' precision (None: float32)."""
-        self.net, self.loss_weights, self.extra = net, loss_weights, extra
+        `dtype`: the convolutions' precision (None: float32); `wrap`: the image is periodic
+        (FeatureExtractor.forward), for a texture without a frame."""
+        self.net, self.loss_weights, self.extra, self.wrap = net, loss_weights, extra, wrap
         self.checkpoint_until, self.dtype = checkpoint_until, dtype
         self.content = {name: (w, ContentLoss(t)) for name, (w, t) in (content_targets or {}).items()}
         self.style = {name: (w, StyleLoss(g)) for name, (w, g) in (style_targets or {}).items()}
@@ -156,7 +175,8 @@ class GatysObjective:
         self.layers = sorted(set(self.content) | style_layers, key=net.layer_names.index)
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        features = self.net(image, self.layers, checkpoint_until=self.checkpoint_until, dtype=self.dtype)
+        features = self.net(image, self.layers, checkpoint_until=self.checkpoint_until, dtype=self.dtype,
+                            wrap=self.wrap)
         content = {name: loss(features[name]) for name, (_, loss) in self.content.items()}
         style = {name: loss(features[name]) for name, (_, loss) in self.style.items()}
         regions = [{name: loss(features[name]) for name, (_, loss) in region.items()} for region in self.regions]

@@ -18,7 +18,7 @@ from .errors import InputError
 from .imageio import to_pil
 from .localized import LocalizedObjective
 from .memory import MemoryPlan
-from .objective import CONTENT_SCALE, GatysObjective, LossWeights, Region, content_targets
+from .objective import CONTENT_SCALE, GatysObjective, LossWeights, Region, content_targets, style_layers_for
 from .optimize import optimize
 from .options import RunOptions
 from .pyramid import content_factor, scale_plan
@@ -33,11 +33,13 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
                content_layers: dict[str, float] | None = None,
                style_layers: dict[str, float] | None = None,
                init: str | Image.Image = "noise", record: dict | None = None,
-               style_scale: float = 1.0, style_masks: list[torch.Tensor] | None = None) -> Image.Image:
+               style_scale: float = 1.0, style_side: int | None = None,
+               style_masks: list[torch.Tensor] | None = None) -> Image.Image:
     """Optimize an image of `out_size` against content and/or style targets; return it as PIL.
 
-    The style images are seen at `style_scale` times the output's size (larger: bigger brush
-    strokes). With `style_masks` (one soft 1x1xHxW mask per style, at any resolution), style i
+    The style images are seen with a long side of `style_side` px at the output's size (default:
+    the output's long side times `style_scale`; larger: bigger brush strokes), and shrunk with
+    the output at each coarser scale. With `style_masks` (one soft 1x1xHxW mask per style, at any resolution), style i
     is matched only where its mask is (guided Gram matrices).
 
     The returned image's `info["stylesynth"]` holds the record: every parameter, the seed,
@@ -56,30 +58,39 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     plan = scale_plan(out_size, run.minimum, preset=options.preset, scales=options.scales,
                       iterations=options.iterations, from_noise=isinstance(init, str) and init == "noise")
 
+    finest_style_side = style_side or max(1, round(max(out_size) * style_scale))
+
     def objective_at(size: tuple[int, int], memory: MemoryPlan) -> GatysObjective | LocalizedObjective:
         """The objective with its targets from the inputs at this scale (tile by tile where the
         memory plan says so: the same values, bounded memory)."""
         content_t = [(resize(img, size).to(run.device), w) for img, w in content or []]
-        # The style image is seen at this scale: its long side is the output's here, times style_scale.
-        style_side = max(1, round(max(size) * style_scale))
-        style_t = [(resize(img, output_size(img, style_side)).to(run.device), w) for img, w in style or []]
+        # The style image is seen at this scale: shrunk from its finest size as the output is.
+        side = max(1, round(finest_style_side * max(size) / max(out_size)))
+        style_t = [(resize(img, output_size(img, side)).to(run.device), w) for img, w in style or []]
         for img, _ in style_t:
             if min(img.shape[-2:]) < run.minimum:
                 raise InputError(f"the style image at this size is {img.shape[-1]}x{img.shape[-2]} "
                                  f"px, too small for layer {run.deepest}: use a larger --size")
+        # Only the layers that see the painting in parts at this scale (objective.style_layers_for).
+        layers_here = (style_layers_for(run.net, style_layers, min((img.shape[-2:] for img, _ in style_t),
+                                                                   key=lambda hw: hw[0] * hw[1]))
+                       if style_layers and style_t else style_layers)
         regions, global_style = None, None
         if style_masks:  # one region per style, each with that style's targets alone
             regions = [Region(torch.nn.functional.interpolate(m.to(run.device), size=(size[1], size[0]), mode="area"),
-                              cached_style_targets(run.net, [(img, 1.0)], style_layers, options.cache_targets,
+                              cached_style_targets(run.net, [(img, 1.0)], layers_here, options.cache_targets,
                                                    memory.tile))
                        for m, (img, _) in zip(style_masks, style_t)]
         elif style_layers:
-            global_style = cached_style_targets(run.net, style_t, style_layers, options.cache_targets, memory.tile)
+            global_style = cached_style_targets(run.net, style_t, layers_here, options.cache_targets, memory.tile)
         objective = GatysObjective(run.net, loss_weights,
                                    content_targets(run.net, content_t, content_layers, memory.tile)
                                    if content_layers else None,
                                    global_style, regions, extra=options.extra_loss,
-                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype)
+                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype,
+                                   # A texture is periodic: seamless, and no frame to copy the
+                                   # painting's layout against (tile by tile it keeps the zeros).
+                                   wrap=mode == "texture" and not memory.tile)
         return LocalizedObjective(objective, memory.tile, on_tile=progress.on_tile) if memory.tile else objective
 
     def save_state(index: int):
@@ -132,7 +143,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
         "content_layers": content_layers, "style_layers": style_layers,
         "content_weight": loss_weights.content, "style_weight": loss_weights.style,
         "tv_weight": loss_weights.tv,
-        "content_scale": CONTENT_SCALE, "style_scale": style_scale,
+        "content_scale": CONTENT_SCALE, "style_scale": style_scale, "style_side": finest_style_side,
     }, progress, losses={"total": result.loss, **result.parts}, interrupted=result.interrupted,
         warning=result.warning)
     output.info["stylesynth_history"] = result.history

@@ -41,11 +41,11 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     opts = from_keywords(options)
     images = weighted_images(style, "style")
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)
-    # The style is seen at `size` long side whatever the output's size: a 2x larger
-    # output then holds more of the same-sized structures, not larger ones.
-    images = [(img.resize(output_size(img, opts.size), Image.LANCZOS), w) for img, w in images]
     return synthesize(
         mode="texture", out_size=size, options=opts,
         loss_weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
         style_layers=parse_layers(layers), init=init_spec(init),
+        # The style is seen at `size` long side whatever the output's shape: a wider output
+        # holds more of the same-sized structures, not a stretched painting.
+        style_side=opts.size,
         record={"style": source_names(style)})
