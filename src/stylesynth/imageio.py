@@ -29,6 +29,8 @@ from .errors import InputError, StylesynthError
 # and 1.2 GB as a float tensor, far beyond what style transfer can use.
 MAX_PIXELS = 100_000_000
 
+NAME_MAX = 250  # bytes of a file name: 255 on common file systems, less room for OUT.json
+
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 PARAMS_KEY = "stylesynth"  # PNG text chunk key holding the run's parameters
@@ -80,6 +82,8 @@ def _open_file(path: Path) -> Image.Image:
         raise InputError(one_line(f"no such file: {path}"))
     if path.is_dir():
         raise InputError(one_line(f"{path} is a directory, not an image file"))
+    if not path.is_file():  # opening a FIFO would wait for a writer forever
+        raise InputError(one_line(f"{path} is not a regular file (a pipe or a device), not an image file"))
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -260,6 +264,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise InputError(one_line(f"output file {p} has no extension: use .png, .jpg or .webp"))
     if ext not in SAVE_FORMATS:
         raise InputError(one_line(f"unsupported output format '{ext}': use .png, .jpg or .webp"))
+    if len(os.fsencode(p.name)) > NAME_MAX:
+        raise InputError(one_line(f"output file name {p.name[:40]}... is {len(os.fsencode(p.name))} bytes "
+                                   f"long, over the {NAME_MAX} this tool allows: give a shorter name"))
     if p.is_dir():
         raise InputError(one_line(f"output path {p} is a directory: give a file name, e.g. {p / 'out.png'}"))
     parent = p.parent
