@@ -563,3 +563,18 @@ def test_large_uploads_cost_no_decoding_when_refused_and_memory_is_given_back(vg
     print(f"RSS: idle {idle:.0f} MB, peak {peak[0]:.0f} MB, after {after:.0f} MB")
     assert peak[0] - idle < 1500, (idle, peak[0])  # before: 4.6 GB for the first four requests alone
     assert after - idle < 300, (idle, peak[0], after)
+
+
+def test_an_aborted_upload_leaves_no_traceback_in_the_log(server, caplog):
+    """Before: a ClientDisconnect traceback in the server's log for every aborted upload."""
+    queued = server.manager.counts()
+    with caplog.at_level("DEBUG"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                      "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n"
+                      "--x\r\nContent-Disposition: form-data; name=\"content\"; filename=\"a.png\"\r\n\r\n".encode()
+                      + b"\x89PNG" + bytes(1000))
+        time.sleep(1.0)  # the server reads on, then finds the client gone
+    logged = "\n".join(f"{r.name}: {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "Traceback" not in logged and "ClientDisconnect" not in logged and "Exception" not in logged, logged
+    assert server.manager.counts() == queued  # no job
