@@ -58,6 +58,12 @@ def _start_worker(driver: int) -> None:
     half-written). And a worker ends as soon as its driver is gone, however it went (kill -9,
     SIGHUP): an orphan would run on for minutes, holding the caller's pipes open."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore, registered with the driver's resource
+    # tracker: a worker killed when the batch is stopped never unregisters it, and the tracker
+    # warns of "leaked semaphore objects" at exit. A worker's bars need no lock across processes.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     threading.Thread(target=_exit_when_orphaned, args=(driver,), daemon=True, name="watch-driver").start()
 
 
