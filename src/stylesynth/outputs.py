@@ -22,14 +22,21 @@ def resolved(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(os.path.abspath(path)))
 
 
+def _keys(path: str | os.PathLike) -> set:
+    """What identifies the file `path` reaches: its resolved name and, if it exists, its inode
+    (a hard link has another name but the same inode)."""
+    keys: set = {resolved(path)}
+    try:
+        stat = os.stat(path)
+        keys.add((stat.st_dev, stat.st_ino))
+    except OSError:  # it does not exist (yet): only the names can meet
+        pass
+    return keys
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """Whether writing `a` would change `b` (the same name once resolved, or a hard link)."""
-    if resolved(a) == resolved(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet): only the names can meet
-        return False
+    return bool(_keys(a) & _keys(b))
 
 
 def input_paths(*values: Any) -> list[str]:
@@ -49,21 +56,25 @@ def input_paths(*values: Any) -> list[str]:
 def refuse_overwriting(outputs: dict[str, str | os.PathLike], inputs: Iterable[str | os.PathLike]) -> None:
     """Refuse (InputError, exit 2) an output that is one of `inputs`, or two outputs that are
     one file. `outputs` maps what each one is ("output", "--loss-plot") to its path."""
-    inputs = list(inputs)
     named = [(what, path) for what, path in outputs.items() if path is not None]
     # A JPEG or WebP result brings its record along: OUT.jpg.json is written too.
     named += [(f"{what}'s record", sidecar(path)) for what, path in named if needs_sidecar(path)]
+    # Indexed once, so that a batch of thousands of jobs costs a look-up per output.
+    sources = {key: source for source in inputs for key in _keys(source)}
+    written: dict = {}
     for what, path in named:
-        for source in inputs:
-            if same_file(path, source):
+        keys = _keys(path)
+        for key in keys:
+            if key in sources:
+                source = sources[key]
                 shown = path if str(path) == str(source) else f"{path} (that is {source})"
                 raise InputError(one_line(f"{what} {shown} is an input of this command: writing it "
                                            "would destroy the input; write the result elsewhere"))
-    for k, (what, path) in enumerate(named):
-        for other, other_path in named[k + 1:]:
-            if same_file(path, other_path):
-                raise InputError(one_line(f"{what} and {other} are one file ({path}): give them "
+        for key in keys:
+            if key in written:
+                raise InputError(one_line(f"{written[key]} and {what} are one file ({path}): give them "
                                            "different names"))
+        written.update(dict.fromkeys(keys, what))
 
 
 def inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:

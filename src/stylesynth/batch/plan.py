@@ -280,7 +280,6 @@ def check_jobs(jobs: list[Job], manifest: Path | None = None) -> list[Job]:
     hashes: dict[str, str] = {}
     by_output: dict[Path, Job] = {}
     checked = []
-    inputs = sorted({source for job in jobs for source in (job.content, job.style)})
     for job in jobs:
         where = f"{manifest} line {job.line}: " if manifest else ""
         for source in (job.content, job.style):
@@ -296,11 +295,6 @@ def check_jobs(jobs: list[Job], manifest: Path | None = None) -> list[Job]:
             raise InputError(f"{where}output {job.output.name}: use .png, .jpg or .webp")
         if job.output.is_dir():
             raise InputError(f"{where}output {job.output} is a folder: name an image file")
-        try:
-            # One job's result must not replace another's photo or painting.
-            refuse_overwriting({"output": job.output}, [p for p in inputs if os.path.exists(p)])
-        except InputError as exc:
-            raise InputError(f"{where}{exc}") from None
         key = resolved(job.output)  # two names of one file (a symlinked folder) are one output
         if key.name == LOG_NAME:
             raise InputError(f"{where}output {job.output.name} is the batch's own log: name it otherwise")
@@ -311,4 +305,7 @@ def check_jobs(jobs: list[Job], manifest: Path | None = None) -> list[Job]:
         by_output[key] = job
         checked.append(Job(job.content, job.style, job.output, job.options, job.line,
                            hashes[job.content], hashes[job.style]))
+    # One job's result must not replace another's photo or painting (hashed above, read later).
+    refuse_overwriting({(f"{manifest} line {job.line}: output" if manifest else f"{job.name}: output"): job.output
+                        for job in jobs}, hashes)
     return checked
