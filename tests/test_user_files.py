@@ -441,4 +441,4 @@ def test_one_line_instead_of_a_traceback_or_a_hang(ws, capsys, monkeypatch):
     refused(["transfer", "pipe.png", "painting.png", "-o", "out.png"],
             ("pipe.png is not a regular file",), ws, capsys, monkeypatch)
     refused(["evaluate", "photo.png", "painting.png", "one.png"],
-            ("the result is 1x1 px: the judge needs at least 63 px a side",), ws, capsys, monkeypatch)
+            ("the result is 1x1 px: the judge needs at least 31 px a side",), ws, capsys, monkeypatch)

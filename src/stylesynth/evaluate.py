@@ -47,9 +47,9 @@ class Score:
         return self.content < other.content and self.style < other.style
 
 
-# The smallest side AlexNet's relu5 sees at least one pixel of (its 11x11 stride-4 stem, three
-# 3x3 stride-2 poolings): smaller results cannot be judged.
-JUDGE_MINIMUM = 63
+# The smallest side on which AlexNet's relu5 has a pixel (its 11x11 stride-4 stem, then two 3x3
+# stride-2 poolings; measured): smaller images cannot be judged.
+JUDGE_MINIMUM = 31
 
 
 @functools.lru_cache(maxsize=2)
@@ -130,7 +130,8 @@ def score(content: Any, style: Any, result: Any, weights: str | None = None) -> 
     (each a path, PIL image, array or tensor)."""
     photo, painting, image = (load_image(x) for x in (content, style, result))
     for name, size in (("result", image.size), ("painting at the result's size",
-                                                _long_side(painting, max(image.size)))):
+                                                _long_side(painting, max(image.size))),
+                       ("photo at the judge's size", _long_side(photo, CONTENT_SIDE))):
         if min(size) < JUDGE_MINIMUM:
             raise InputError(f"the {name} is {size[0]}x{size[1]} px: the judge needs at least "
                              f"{JUDGE_MINIMUM} px a side")
