@@ -164,6 +164,7 @@ def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, s
 
     assert process.returncode == 130, err
     assert "interrupted (SIGINT): saved 2 of 6 results" in err and "Traceback" not in err
+    assert "leaked semaphore" not in err, err  # issue 33: the pool's resource tracker complained
     assert sorted(p.name for p in out.iterdir()) == ["batch.jsonl", "shipwreck--starry_night.png",
                                                      "tubingen--starry_night.png"]  # no temporary files
     assert [line["status"] for line in log_lines(out)] == ["done", "done"]
@@ -173,6 +174,45 @@ def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, s
         time.sleep(0.1)
     left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in workers if not gone(pid)}
     assert not left
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP])
+def test_killing_the_driver_ends_its_workers_and_frees_the_callers_pipe(tmp_path, spawn, signum):
+    """Issue 33: `kill -9` (or SIGHUP) of a `--jobs 2` driver left both workers running for
+    minutes, holding its stdout, so `stylesynth batch ... | tee` hung."""
+    out = tmp_path / "out"
+    manifest = tmp_path / "jobs.jsonl"
+    manifest.write_text("".join(json.dumps({"content": str(p), "style": str(PAINTINGS[0]), "iterations": 100_000})
+                                + "\n" for p in PHOTOS))
+    process = spawn([sys.executable, "-m", "stylesynth.cli", "batch", "--manifest", manifest, "-o", out,
+                     "--size", "64", "--scales", "1", "--jobs", "2", "--threads", "1", "--quiet"],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                    env={**os.environ, "PYTHONPATH": SRC})
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2:  # the pool's workers (the resource tracker is a child too)
+            assert process.poll() is None and time.monotonic() < deadline, "no workers started"
+            workers = [pid for pid in children(process.pid)
+                       if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            time.sleep(0.2)
+        time.sleep(2)  # a job is running in each
+        before = sorted(p.name for p in out.iterdir())
+        os.kill(process.pid, signum)
+        closed = threading.Event()
+        threading.Thread(target=lambda: (process.stdout.read(), process.stderr.read(), closed.set()),
+                         daemon=True).start()
+        assert closed.wait(15), "the caller's pipes are still held open 15 s after the driver died"
+        deadline = time.monotonic() + 5
+        while [pid for pid in workers if not gone(pid)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in workers if not gone(pid)] == []
+        assert process.wait(timeout=10) == -signum
+        assert sorted(p.name for p in out.iterdir()) == before == []  # nothing half-written
+    finally:
+        for pid in workers:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def children(pid: int) -> list[int]:

@@ -4,6 +4,10 @@
   GIF, WebP, BMP or TIFF header, and on real small files with bytes flipped, cut or inserted
   after their signature: it returns an RGB image or raises InputError with one line; nothing
   else escapes, and no warning leaks out (on the command line it would be extra stderr lines).
+* Output paths spelled relative to the inputs (the same name, `./`, `..`, absolute, through a
+  symlinked folder, a symlink or a hard link to the input, or a new name), for every command
+  that reads images and writes one: an output that is an input is refused with exit 2 and one
+  line, and no input ever changes (issue 33).
 * The command line (`transfer`, `texture`, `reconstruct`) with random option names and values:
   it exits 0, or 1/2 with exactly one `stylesynth: error:` line — never a traceback, never
   another exception. Everything up to the optimization runs for real (option parsing, every
@@ -16,7 +20,9 @@ Hypothesis runs derandomized (the same examples every time) without a database.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import string
 import struct
 import warnings
@@ -308,6 +314,73 @@ def test_cli_random_options(argv, cli_dir, monkeypatch, capsys):
     monkeypatch.chdir(cli_dir)
     monkeypatch.setattr(stylesynth.synthesis, "optimize", _stub_optimize)
     _cli(argv, capsys)
+
+
+# --------------------------------------------------------------------------- output paths vs inputs
+
+
+@pytest.fixture(scope="module")
+def aliases_dir(tmp_path_factory) -> Path:
+    """A photo and a painting under in/, and other names of the photo: a symlinked folder, a
+    symlink and a hard link. (Its own folder: a command may rewrite what it does not read.)"""
+    d = tmp_path_factory.mktemp("paths")
+    (d / "in").mkdir()
+    Image.open(CONTENT).convert("RGB").resize((64, 48)).save(d / "in" / "photo.jpg")
+    Image.open(STYLE).convert("RGB").resize((64, 40)).save(d / "in" / "painting.jpg")
+    (d / "alias").symlink_to("in", target_is_directory=True)
+    (d / "link.jpg").symlink_to("in/photo.jpg")
+    os.link(d / "in" / "photo.jpg", d / "hard.jpg")
+    return d
+
+
+INPUT_NAMES = ["in/photo.jpg", "in/painting.jpg"]
+SPELLINGS = {  # name -> another spelling of it (the same file)
+    "same": lambda d, name: name,
+    "dot": lambda d, name: f"./{name}",
+    "dotdot": lambda d, name: f"in/../{name}",
+    "absolute": lambda d, name: str(d / name),
+    "symlinked folder": lambda d, name: name.replace("in/", "alias/"),
+    "symlink": lambda d, name: "link.jpg" if name == "in/photo.jpg" else name,
+    "hard link": lambda d, name: "hard.jpg" if name == "in/photo.jpg" else name,
+    "new file": lambda d, name: f"new-{Path(name).stem}.jpg",
+}
+READERS = {  # command -> its arguments before -o (every one reads in/photo.jpg, most also the painting)
+    "transfer": ["transfer", "in/photo.jpg", "in/painting.jpg", "--size", "48", "--quiet"],
+    "texture": ["texture", "in/painting.jpg", "--init", "in/photo.jpg", "--size", "48", "--quiet"],
+    "reconstruct": ["reconstruct", "in/photo.jpg", "--size", "48", "--quiet"],
+    "filter": ["filter", "in/photo.jpg", "--kind", "blur"],
+    "blend": ["blend", "in/photo.jpg", "in/painting.jpg"],
+}
+
+
+def _digests(d: Path, names: list[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((d / name).read_bytes()).hexdigest() for name in names}
+
+
+@settings(max_examples=60, **COMMON)
+@given(command=st.sampled_from(sorted(READERS)), target=st.sampled_from(INPUT_NAMES),
+       spelling=st.sampled_from(sorted(SPELLINGS)), where=st.sampled_from(["-o", "--loss-plot"]))
+def test_output_paths_relative_to_inputs(command, target, spelling, where, aliases_dir, monkeypatch, capsys):
+    monkeypatch.chdir(aliases_dir)
+    monkeypatch.setattr(stylesynth.synthesis, "optimize", _stub_optimize)
+    path = SPELLINGS[spelling](aliases_dir, target)
+    writes = ["-o", path] if where == "-o" or command in ("filter", "blend") else \
+        ["-o", "result.png", "--loss-plot", path]
+    inputs = [name for name in INPUT_NAMES if name in READERS[command]]
+    collides = spelling != "new file" and target in inputs  # every other spelling reaches `target`
+    before = _digests(aliases_dir, inputs)
+    capsys.readouterr()
+    code = run_cli(READERS[command] + writes)
+    err = capsys.readouterr().err
+    event(f"{'an input' if collides else 'not an input'}: exit {code}")
+    assert _digests(aliases_dir, inputs) == before, (writes, err)  # the command's inputs never change
+    assert "Traceback" not in err, writes
+    lines = err.strip("\n").split("\n")
+    if collides:
+        assert code == 2 and len(lines) == 1 and "is an input of this command" in lines[0], (writes, err)
+    else:
+        assert code == 0, (writes, err)
+    assert os.path.samefile(aliases_dir / "hard.jpg", aliases_dir / "in" / "photo.jpg")  # never replaced
 
 
 # --------------------------------------------------------------------------- found by fuzzing

@@ -479,3 +479,102 @@ def test_serve_command_is_registered():
     assert run_cli(["serve", "--workers", "0"]) == 2
     assert run_cli(["serve", "--examples", "/no/such/dir"]) == 2
     assert run_cli(["serve", "--allow-host", "proxy.example:8080"]) == 2
+
+
+# ------------------------------------------------------------------------- memory (issue 33)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_large_uploads_cost_no_decoding_when_refused_and_memory_is_given_back(vgg16_weights, monkeypatch):
+    """Before: 4 concurrent requests with two 49-Mpx PNGs each were fully decoded before being
+    refused with 429 (queue full): peak 4.6 GB, still 4.5 GB after every job was cancelled."""
+    import stylesynth.web.app as app_module
+
+    decoded = []
+    real_open = app_module.open_image
+    monkeypatch.setattr(app_module, "open_image", lambda path: decoded.append(path) or real_open(path))
+    big = png_bytes((7000, 7000))  # 49 Mpx, 147 MB decoded, a few hundred KB as a PNG
+    settings = WebSettings(examples_dir=EXAMPLES, max_queue=1, max_size=96, default_size=64,
+                           presets={"draft": 2, "fast": 3, "quality": 4}, default_preset="draft")
+    server = BackgroundServer(settings)
+    server.start()
+    peak = [0.0]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            peak[0] = max(peak[0], rss_mb())
+            time.sleep(0.02)
+
+    try:
+        with httpx.Client(base_url=server.url, timeout=300) as client:
+            running = submit(client, iterations="1000").json()["id"]
+            wait_status(client, running, {"running"})
+            waiting = submit(client, iterations="1000")
+            assert waiting.status_code == 202, waiting.text
+            idle = rss_mb()
+            decoded.clear()  # the examples of the two jobs above
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+
+            def post(results: list) -> None:
+                files = [("content", ("a.png", big, "image/png")), ("style", ("b.png", big, "image/png"))]
+                results.append(client.post("/api/jobs", data={"size": "64", "iterations": "1"}, files=files))
+
+            def concurrently(n: int) -> list:
+                results: list = []
+                threads = [threading.Thread(target=post, args=(results,)) for _ in range(n)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(timeout=300)
+                return results
+
+            # The queue is full: refused before anything is decoded.
+            full = concurrently(4)
+            assert [r.status_code for r in full] == [429] * 4
+            assert all("queue is full" in r.json()["error"] for r in full) and decoded == []
+            # Room in the queue: at most one 49-Mpx image is decoded at a time over all requests.
+            client.delete(f"/api/jobs/{waiting.json()['id']}")
+            monkeypatch.setattr(server.manager.settings, "max_queue", 8)
+            room = concurrently(4)
+            statuses = sorted(r.status_code for r in room)
+            assert 202 in statuses and set(statuses) <= {202, 429}, [r.text for r in room]
+            assert all("decoding other large uploads" in r.json()["error"] for r in room if r.status_code == 429)
+            for job in list(server.manager._jobs.values()):
+                if job.status in ("queued", "running"):
+                    server.manager.cancel(job)
+            deadline = time.monotonic() + 60
+            while server.manager.counts() != {"queued": 0, "running": 0}:
+                assert time.monotonic() < deadline, "jobs did not stop"
+                time.sleep(0.05)
+            sampling.set()
+            sampler.join()
+            after = rss_mb()
+    finally:
+        sampling.set()
+        server.stop()
+    print(f"RSS: idle {idle:.0f} MB, peak {peak[0]:.0f} MB, after {after:.0f} MB")
+    assert peak[0] - idle < 1500, (idle, peak[0])  # before: 4.6 GB for the first four requests alone
+    assert after - idle < 300, (idle, peak[0], after)
+
+
+def test_an_aborted_upload_leaves_no_traceback_in_the_log(server, caplog):
+    """Before: a ClientDisconnect traceback in the server's log for every aborted upload."""
+    queued = server.manager.counts()
+    with caplog.at_level("DEBUG"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                      "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n"
+                      "--x\r\nContent-Disposition: form-data; name=\"content\"; filename=\"a.png\"\r\n\r\n".encode()
+                      + b"\x89PNG" + bytes(1000))
+        time.sleep(1.0)  # the server reads on, then finds the client gone
+    logged = "\n".join(f"{r.name}: {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "Traceback" not in logged and "ClientDisconnect" not in logged and "Exception" not in logged, logged
+    assert server.manager.counts() == queued  # no job

@@ -753,6 +753,29 @@ def test_corrupted_cache_file_is_detected_and_reconverted(fetched, isolated, url
     assert (isolated / "downloads" / SDIST).stat().st_ino == sdist_inode
 
 
+def test_two_processes_repairing_one_damaged_file_do_not_trip_over_each_other(fetched, isolated, monkeypatch):
+    """Issue 33: two processes that found the same damaged cache file both removed it; the
+    second one's removal (the file already gone) was a traceback."""
+    copy_cache(fetched, isolated, sdist=True, archs=["vgg16"])
+    (damaged,) = cached(isolated, "vgg16")
+    damaged.write_bytes(damaged.read_bytes()[:-1000] + bytes(1000))
+    real = weights.sha256_of
+
+    def the_other_process_got_there_first(path):
+        digest = real(path)
+        if path == damaged:
+            path.unlink()  # as the other process, between our check and our removal
+        return digest
+
+    monkeypatch.setattr(weights, "sha256_of", the_other_process_got_there_first)
+    state = weights.load_state_dict("vgg16")
+    monkeypatch.setattr(weights, "sha256_of", real)
+    reference = load(fetched.pth("vgg16"))
+    assert all(torch.equal(state[k], reference[k]) for k in reference if k.startswith("features."))
+    (path,) = cached(isolated, "vgg16")
+    assert path.name == f"vgg16-{sha256(path)[:8]}.pth"
+
+
 # -- 8. weights list ----------------------------------------------------------------------------
 
 def listing(out: str) -> dict[str, list[str]]:

@@ -10,8 +10,11 @@ import os
 import torch
 from PIL import Image
 
-from .errors import InputError, StylesynthError
+from .errors import InputError
+from .weights import cache_unwritable
 
+# What optimize() saves of its loop and needs back to resume it.
+LOOP_KEYS = {"x", "best", "scale", "lr", "evaluations", "iteration", "retries", "optimizer", "history"}
 # Options that change how a run is watched or kept, not what it computes.
 NOT_IN_FINGERPRINT = ("progress", "on_step", "threads", "checkpoint_path", "checkpoint_every",
                       "resume", "cache_targets", "memory_limit_mb", "extra_loss")
@@ -36,16 +39,20 @@ def fingerprint(mode: str, out_size: tuple[int, int], options, settings: tuple,
 
 
 def save_checkpoint(path: str, state: dict) -> None:
-    """Write the run's state atomically: a kill during the write keeps the previous one."""
+    """Write the run's state atomically: a kill during the write keeps the previous one. A
+    failure (a full disk) costs only the checkpoint: the run goes on, and says so once."""
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
-    except OSError as e:
-        raise StylesynthError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+    except Exception as error:  # noqa: BLE001  torch.save raises RuntimeError on a full disk
+        cache_unwritable("checkpoint", path, error)
     finally:
         if os.path.exists(tmp):
-            os.unlink(tmp)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def load_checkpoint(path: str | None, fingerprint: str) -> dict | None:
@@ -56,7 +63,13 @@ def load_checkpoint(path: str | None, fingerprint: str) -> dict | None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         raise InputError(f"checkpoint {path} is damaged: delete it to start afresh") from None
+    if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), str):
+        raise InputError(f"checkpoint {path} is not a stylesynth checkpoint: delete it to start afresh")
     if state.get("fingerprint") != fingerprint:
         raise InputError(f"checkpoint {path} belongs to a different run (other inputs or options): "
                          "run without --resume, or delete it")
+    loop = state.get("loop")
+    if not (isinstance(state.get("seed"), int) and isinstance(state.get("scale_index"), int)
+            and isinstance(loop, dict) and LOOP_KEYS <= set(loop) and isinstance(loop["x"], torch.Tensor)):
+        raise InputError(f"checkpoint {path} is damaged: delete it to start afresh")
     return state

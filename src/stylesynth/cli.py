@@ -28,6 +28,7 @@ from .modes.video import video
 from .nets import NETWORKS
 from .optimize import Step
 from .options import RunOptions
+from .outputs import input_paths, refuse_overwriting
 from .start import INITS
 from .version import __version__
 from .web.settings import WebSettings
@@ -131,6 +132,13 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
     out = check_output_path(output)  # fail before the work, not after it
     if loss_plot:
         check_output_path(loss_plot)
+    checkpoint = str(out) + ".ckpt"
+    refuse_overwriting({"output": out, "--loss-plot": loss_plot,
+                        "checkpoint": checkpoint if options.get("checkpoint_every") else None},
+                       input_paths(*sources.values(), options.get("init"), options.get("mask"),
+                                   options.get("weights_file")))
+    if options.get("checkpoint_every") and Path(checkpoint).is_dir():
+        raise InputError(f"cannot write checkpoint {checkpoint}: it is a directory")
     if snapshot_every < 0:
         raise InputError("--snapshot-every must be >= 0")
 
@@ -144,7 +152,7 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
     with signals.stop_after_step(), weights.quiet(quiet):
         image = mode_function(**sources, **options, progress=not quiet,
                               on_step=snapshot if snapshot_every else None,
-                              checkpoint_path=str(out) + ".ckpt")
+                              checkpoint_path=checkpoint)
         record = image.info["stylesynth"]
         save_image(image, out, record)
         if loss_plot:
@@ -526,6 +534,8 @@ def figure_command(name, content, style, output, ratios, alphas, quiet, **option
         raise InputError(f"a figure sheet is a PNG: name the output {out.with_suffix('.png').name}")
     record_path = out.with_suffix(".json")
     check_output_path(record_path.with_suffix(".png"))  # same directory: writable
+    refuse_overwriting({"output": out, "its record": record_path},
+                       input_paths(content, style, options.get("weights_file")))
     with signals.stop_after_step(), weights.quiet(quiet):
         sheet = figure(name, content, style, ratios=_numbers(ratios, "--ratios"),
                        alphas=_numbers(alphas, "--alphas"), progress=not quiet, **options)

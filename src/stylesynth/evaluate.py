@@ -47,6 +47,11 @@ class Score:
         return self.content < other.content and self.style < other.style
 
 
+# The smallest side on which AlexNet's relu5 has a pixel (its 11x11 stride-4 stem, then two 3x3
+# stride-2 poolings; measured): smaller images cannot be judged.
+JUDGE_MINIMUM = 31
+
+
 @functools.lru_cache(maxsize=2)
 def _judge(weights: str | None = None) -> tuple[FeatureExtractor, list[torch.Tensor]]:
     """AlexNet with ImageNet weights on the CPU, and the five LPIPS linear layers (1x1 kernels)."""
@@ -141,6 +146,12 @@ def score(content: Any, style: Any, result: Any, weights: str | None = None) -> 
     """The judge's numbers for `result` against the photo `content` and the painting `style`
     (each a path, PIL image, array or tensor)."""
     photo, painting, image = (load_image(x) for x in (content, style, result))
+    for name, size in (("result", image.size), ("painting at the result's size",
+                                                _long_side(painting, max(image.size))),
+                       ("photo at the judge's size", _long_side(photo, CONTENT_SIDE))):
+        if min(size) < JUDGE_MINIMUM:
+            raise InputError(f"the {name} is {size[0]}x{size[1]} px: the judge needs at least "
+                             f"{JUDGE_MINIMUM} px a side")
     return Score(content=round(content_distance(photo, image, weights), 6),
                  style=round(style_distance(painting, image, weights), 6))
 

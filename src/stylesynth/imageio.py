@@ -29,6 +29,8 @@ from .errors import InputError, StylesynthError
 # and 1.2 GB as a float tensor, far beyond what style transfer can use.
 MAX_PIXELS = 100_000_000
 
+NAME_MAX = 250  # bytes of a file name: 255 on common file systems, less room for OUT.json
+
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 PARAMS_KEY = "stylesynth"  # PNG text chunk key holding the run's parameters
@@ -80,6 +82,8 @@ def _open_file(path: Path) -> Image.Image:
         raise InputError(one_line(f"no such file: {path}"))
     if path.is_dir():
         raise InputError(one_line(f"{path} is a directory, not an image file"))
+    if not path.is_file():  # opening a FIFO would wait for a writer forever
+        raise InputError(one_line(f"{path} is not a regular file (a pipe or a device), not an image file"))
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -260,6 +264,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise InputError(one_line(f"output file {p} has no extension: use .png, .jpg or .webp"))
     if ext not in SAVE_FORMATS:
         raise InputError(one_line(f"unsupported output format '{ext}': use .png, .jpg or .webp"))
+    if len(os.fsencode(p.name)) > NAME_MAX:
+        raise InputError(one_line(f"output file name {p.name[:40]}... is {len(os.fsencode(p.name))} bytes "
+                                   f"long, over the {NAME_MAX} this tool allows: give a shorter name"))
     if p.is_dir():
         raise InputError(one_line(f"output path {p} is a directory: give a file name, e.g. {p / 'out.png'}"))
     parent = p.parent
@@ -296,14 +303,18 @@ def save_image(img: Any, path: str | os.PathLike, params: dict | None = None) ->
         info.add_text(PARAMS_KEY, text)  # tEXt, or iTXt if not Latin-1
         options["pnginfo"] = info
 
-    _atomic_write(p, lambda fh: img.save(fh, format=fmt, **options))
-    sidecar = _sidecar(p)
-    if fmt != "PNG":
-        if text is not None:
-            _atomic_write(sidecar, lambda fh: fh.write(text.encode("utf-8") + b"\n"))
-        else:
-            # A sidecar left from an earlier run would describe the wrong image.
-            sidecar.unlink(missing_ok=True)
+    writes = [(p, lambda fh: img.save(fh, format=fmt, **options))]
+    record = sidecar(p)
+    if fmt != "PNG" and text is not None:
+        if record.is_dir():
+            raise StylesynthError(one_line(f"could not write {record}: it is a directory"))
+        writes.append((record, lambda fh: fh.write(text.encode("utf-8") + b"\n")))
+    # Image and record as one: both are written in full before either replaces its old file,
+    # so a failure (a full disk, say) leaves the previous pair as it was.
+    _atomic_write_all(writes)
+    if fmt != "PNG" and text is None:
+        # A sidecar left from an earlier run would describe the wrong image.
+        record.unlink(missing_ok=True)
     return p
 
 
@@ -316,36 +327,58 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write via a unique hidden temporary file in the same directory, then os.replace.
+    """Write one file atomically (see _atomic_write_all)."""
+    _atomic_write_all([(path, write)])
 
-    Readers never see a half-written file, an existing file survives any
-    failure, and concurrent saves to different outputs in one directory never
-    share a temporary name.
+
+def _atomic_write_all(writes: list[tuple[Path, Callable[[Any], Any]]]) -> None:
+    """Write each file via a unique hidden temporary file in its directory, then os.replace
+    them all, once every one is complete.
+
+    Readers never see a half-written file, existing files survive any failure while writing
+    (no temporary file stays behind), and concurrent saves to different outputs in one
+    directory never share a temporary name.
     """
+    temporary: list[tuple[str, Path]] = []
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".stylesynth-", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~UMASK)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):  # disk full, permissions, ...: the user can act on it
-            raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
-        raise
+        for path, write in writes:
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".stylesynth-", suffix=".tmp", dir=path.parent)
+            except OSError as exc:
+                raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
+            temporary.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    write(fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(tmp, 0o666 & ~UMASK)
+            except OSError as exc:  # disk full, permissions, ...: the user can act on it
+                raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
+        while temporary:
+            tmp, path = temporary[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise StylesynthError(one_line(f"could not write {path}: {exc}")) from exc
+            temporary.pop(0)
+    finally:
+        for tmp, _ in temporary:  # those not in place: a failure
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
-def _sidecar(path: Path) -> Path:
-    """`out.jpg` -> `out.jpg.json`."""
+def sidecar(path: str | os.PathLike) -> Path:
+    """`out.jpg` -> `out.jpg.json`: where the record of a JPEG or WebP result goes."""
+    path = Path(path)
     return path.with_name(path.name + ".json")
+
+
+def needs_sidecar(path: str | os.PathLike) -> bool:
+    """Whether a result saved at `path` keeps its record beside it (not in a PNG chunk)."""
+    return SAVE_FORMATS.get(Path(path).suffix.lower(), "PNG") != "PNG"
 
 
 def read_params(path: str | os.PathLike) -> dict | None:
@@ -368,9 +401,9 @@ def read_params(path: str | os.PathLike) -> dict | None:
             text = chunk()
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
             raise InputError(one_line(f"cannot read parameters from {p}: {exc}")) from None
-    sidecar = _sidecar(p)
-    if text is None and sidecar.is_file():
-        text = sidecar.read_text(encoding="utf-8")
+    beside = sidecar(p)
+    if text is None and beside.is_file():
+        text = beside.read_text(encoding="utf-8")
     if text is None:
         return None
     try:

@@ -6,6 +6,8 @@ being killed."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import os
 from dataclasses import dataclass
@@ -142,3 +144,20 @@ def plan_memory(size: tuple[int, int], layers: list[str], model: str, pooling: s
                     return MemoryPlan(None, side, history, need)
     raise InputError(f"a {size[0]}x{size[1]} px run needs about {need / 2**30:.1f} GiB, more than the "
                      f"{budget / 2**30:.1f} GiB budget: use a smaller --size (or raise --memory-limit)")
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to call
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed by Python back to the system. glibc keeps freed blocks (a decoded
+    upload, a finished job's inputs) in each thread's heap for reuse, so a long-running server's
+    size would only ever grow; malloc_trim returns them."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

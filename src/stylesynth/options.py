@@ -65,8 +65,9 @@ class RunOptions:
     iterations: int | str | list[int] | None = option(
         None, "Iterations at each scale, or per scale coarse to fine [default: the preset's].",
         kind=str, metavar="N|N1,N2,..")
-    lr: float | None = option(None, "Step size (default per optimizer).", kind=float, low=0, strict=True,
-                              label="learning rate")
+    # Above 1e6 no optimizer takes a useful step, and L-BFGS overflows float32 (a traceback).
+    lr: float | None = option(None, "Step size (default per optimizer).", kind=float, low=0, high=1e6,
+                              strict=True, label="learning rate")
     seed: int | None = option(None, "Random seed (default: random, recorded).", kind=int,
                               low=-2**63, high=2**64 - 1)
     tv_weight: float = option(0.0, "Total-variation smoothness weight.", kind=float, low=0,
@@ -125,6 +126,8 @@ def check_value(f, value: Any) -> None:
         if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
                 and (low is None or (value > low if strict else value >= low))):
             raise InputError(f"{label} must be a finite number {'>' if strict else '>='} {low:g}, got {value}")
+        if meta["kind"] is float and high is not None and value > high:
+            raise InputError(f"{label} must be at most {high:g}, got {value:g}")
 
 
 def catalogue() -> dict[str, dict[str, Any]]:

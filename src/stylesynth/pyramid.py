@@ -73,6 +73,22 @@ def parse_iterations(iterations: int | str | list[int] | None) -> int | list[int
     return counts[0] if len(counts) == 1 else counts
 
 
+def check_iterations(iterations: int | str | list[int] | None, scales: int | None = None
+                     ) -> int | list[int] | None:
+    """`iterations` parsed (see parse_iterations) and checked with `scales` before any work:
+    every count at least 1, one count per scale."""
+    iterations = parse_iterations(iterations)
+    if scales is not None and (not isinstance(scales, int) or isinstance(scales, bool) or scales < 1):
+        raise InputError(f"scales must be at least 1, got {scales}")
+    counts = iterations if isinstance(iterations, list) else [] if iterations is None else [iterations]
+    for n in counts:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InputError(f"iterations must be at least 1, got {n}")
+    if isinstance(iterations, list) and scales is not None and scales != len(iterations):
+        raise InputError(f"{len(iterations)} iteration counts for {scales} scales")
+    return iterations
+
+
 def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
                scales: int | None = None, iterations: int | str | list[int] | None = None,
                from_noise: bool = False) -> list[tuple[tuple[int, int], int]]:
@@ -80,12 +96,8 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
 
     `minimum`: the smallest side the deepest layer accepts; `scales`/`iterations` override the
     preset's (iterations: N for each scale, or one count per scale, coarse to fine)."""
-    iterations = parse_iterations(iterations)
-    if scales is not None and (not isinstance(scales, int) or scales < 1):
-        raise InputError(f"scales must be at least 1, got {scales}")
+    iterations = check_iterations(iterations, scales)
     if isinstance(iterations, list):
-        if scales is not None and scales != len(iterations):
-            raise InputError(f"{len(iterations)} iteration counts for {scales} scales")
         scales = len(iterations)
     counts_of_preset = (NOISE_PRESETS if from_noise else PRESETS)[preset]
     if scales is None:
@@ -115,9 +127,6 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
         counts = ([counts_of_preset[0]] + between + [counts_of_preset[-1]])[:len(sizes)]
         if len(sizes) > 1:
             counts = [counts[0]] + [print_count(n, size) for n, size in zip(counts[1:], sizes[1:])]
-    for n in counts:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise InputError(f"iterations must be at least 1, got {n}")
     return list(zip(sizes, counts))
 
 

@@ -1,7 +1,9 @@
 """Style targets kept on disk: restyling with the same painting skips computing its Gram matrices.
 
 An entry is keyed by the image's pixels and size, the network (architecture, pooling, weights)
-and the layers; a damaged entry is recomputed, and a read-only cache only costs time.
+and the layers, and holds the SHA-256 of its tensors: an entry that fails that check (flipped
+bytes, NaN, another shape or type, a folder) is recomputed and replaced. A read-only or full
+cache only costs time: the run goes on without it and says so once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from . import objective
 from .nets import FeatureExtractor
 from .objective import LayerTarget, Targets
 from .pretrained import weights_id
-from .weights import cache_dir
+from .weights import cache_dir, cache_unwritable
 
 
 def cached_style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor, float]],
@@ -30,22 +32,61 @@ def cached_style_targets(net: FeatureExtractor, images: list[tuple[torch.Tensor,
         digest.update(repr((tuple(image.shape), net.arch, net.pooling, weights_id(net),
                             sorted(layers))).encode())
         path = directory / f"{digest.hexdigest()[:32]}.pt"
-        grams = None
-        if path.exists():
-            try:
-                grams = torch.load(path, map_location=image.device, weights_only=True)
-            except Exception:  # a damaged entry is recomputed
-                grams = None
-        if grams is None or set(grams) != set(layers):
+        grams = _load(path, layers, image.device)
+        if grams is None:
             grams = {name: target.value
                      for name, target in objective.style_targets(net, [(image, 1.0)], layers, tile).items()}
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                torch.save({k: v.cpu() for k, v in grams.items()}, tmp)
-                os.replace(tmp, path)
-            except OSError:
-                pass  # a read-only cache only costs time
+            _store(path, grams)
         for name in layers:
             blended[name] = blended[name] + w * grams[name].to(image.device)
     return {name: LayerTarget(layers[name], blended[name]) for name in layers}
+
+
+def _digest(grams: dict[str, torch.Tensor]) -> str:
+    """The SHA-256 of an entry's tensors (names, shapes, bytes), stored with it."""
+    digest = hashlib.sha256()
+    for name in sorted(grams):
+        tensor = grams[name].detach().cpu().contiguous()
+        digest.update(repr((name, tuple(tensor.shape), str(tensor.dtype))).encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _load(path, layers: dict[str, float], device) -> dict[str, torch.Tensor] | None:
+    """The entry at `path` if it is there and sound: the layers asked for, square finite float
+    Gram matrices, and the hash written with them. Anything else is None (recompute it)."""
+    if not path.is_file():
+        return None
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many types for a damaged file
+        return None
+    grams = entry.get("grams") if isinstance(entry, dict) else None
+    if not isinstance(grams, dict) or set(grams) != set(layers):
+        return None
+    for value in grams.values():
+        if not (isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() == 2
+                and value.shape[0] == value.shape[1] and bool(torch.isfinite(value).all())):
+            return None
+    if entry.get("sha256") != _digest(grams):
+        return None
+    return {name: value.to(device) for name, value in grams.items()}
+
+
+def _store(path, grams: dict[str, torch.Tensor]) -> None:
+    """Write an entry atomically; on any failure the run goes on (said once) and no temporary
+    file stays."""
+    grams = {k: v.detach().cpu() for k, v in grams.items()}
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"grams": grams, "sha256": _digest(grams)}, tmp)
+        os.replace(tmp, path)
+    except Exception as error:  # noqa: BLE001  torch.save raises RuntimeError on a full disk
+        cache_unwritable("style-target cache", path.parent, error)
+    finally:
+        if tmp.exists():
+            try:
+                tmp.unlink()
+            except OSError:
+                pass

@@ -80,6 +80,20 @@ def _say(message: str) -> None:
         print(f"stylesynth: {message}", file=sys.stderr, flush=True)
 
 
+_unwritable: set[str] = set()  # the caches this process has said it cannot write
+
+
+def cache_unwritable(what: str, path: str | os.PathLike, error: BaseException) -> None:
+    """Say once per process and cache that `what` could not be written: a read-only or full
+    cache costs time, never the run (which goes on without it)."""
+    if what in _unwritable:
+        return
+    _unwritable.add(what)
+    reason = getattr(error, "strerror", None) or " ".join(str(error).split())[:200] or type(error).__name__
+    print(f"stylesynth: warning: cannot write the {what} ({path}: {reason}): going on without it",
+          file=sys.stderr, flush=True)
+
+
 def cache_dir() -> Path:
     if os.environ.get("STYLESYNTH_CACHE"):
         return Path(os.environ["STYLESYNTH_CACHE"]).expanduser()
@@ -129,8 +143,11 @@ def _store(arch: str, state: dict[str, torch.Tensor]) -> Path:
         torch.save({k: v.contiguous() for k, v in state.items()}, tmp)
         target = directory / f"{arch}-{sha256_of(Path(tmp))[:8]}.pth"
         for old in directory.glob(f"{arch}-*.pth"):
-            old.unlink()
+            if old != target:  # another process may be storing the same file: leave it be
+                old.unlink(missing_ok=True)
         os.replace(tmp, target)
+    except RuntimeError as e:  # torch.save on a full disk: as the OSError it is
+        raise OSError(f"cannot write {directory}: {' '.join(str(e).split())[:200]}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -354,6 +371,7 @@ def load_state_dict(arch: str, explicit: str | os.PathLike | None = None) -> dic
         return _read_torch_file(path, arch)
     path = fetch(arch)
     if not sha256_of(path).startswith(path.stem.rsplit("-", 1)[1]):
-        path.unlink()  # a damaged cache entry: drop it and fetch again
+        path.unlink(missing_ok=True)  # a damaged cache entry: drop it and fetch again (another
+        # process repairing it at the same time may have dropped it first)
         path = fetch(arch)
     return _read_torch_file(path, arch)

@@ -12,6 +12,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from typing import Any, Callable
 
 from ..errors import InputError
@@ -21,6 +23,7 @@ from .run import Settings, run_job
 Report = Callable[[Job, dict[str, Any]], None]
 Stop = Callable[[], bool]
 POLL_SECONDS = 0.5  # how often a waiting driver looks at stop()
+ORPHAN_POLL_SECONDS = 0.5  # how often a pool worker looks whether its driver is still there
 CLUSTER_EXTRA = "pip install 'stylesynth[cluster]'"
 
 
@@ -49,10 +52,25 @@ def run_here(jobs: list[Job], settings: Settings, report: Report, stop: Stop) ->
         report(job, run_job(job, settings))
 
 
-def _ignore_stop_signals() -> None:
-    # A terminal's Ctrl-C reaches the whole process group: the pool's workers leave it to the
-    # driver, which kills them (their unfinished jobs are lost, but nothing half-written).
+def _start_worker(driver: int) -> None:
+    """A pool worker's setup. A terminal's Ctrl-C reaches the whole process group: the workers
+    leave it to the driver, which kills them (their unfinished jobs are lost, but nothing
+    half-written). And a worker ends as soon as its driver is gone, however it went (kill -9,
+    SIGHUP): an orphan would run on for minutes, holding the caller's pipes open."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore, registered with the driver's resource
+    # tracker: a worker killed when the batch is stopped never unregisters it, and the tracker
+    # warns of "leaked semaphore objects" at exit. A worker's bars need no lock across processes.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+    threading.Thread(target=_exit_when_orphaned, args=(driver,), daemon=True, name="watch-driver").start()
+
+
+def _exit_when_orphaned(driver: int) -> None:
+    while os.getppid() == driver:  # an orphan is adopted by another process
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)
 
 
 def run_pool(jobs: list[Job], settings: Settings, workers: int, report: Report, stop: Stop) -> None:
@@ -60,7 +78,7 @@ def run_pool(jobs: list[Job], settings: Settings, workers: int, report: Report, 
     # spawn, not fork: a forked copy of a process whose torch has started its thread pools can
     # deadlock.
     pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                  initializer=_ignore_stop_signals)
+                                                  initializer=_start_worker, initargs=(os.getpid(),))
     futures = {pool.submit(run_job, job, settings): job for job in jobs}
     pending = set(futures)
     try:

@@ -20,13 +20,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import InputError
-from ..imageio import SAVE_FORMATS, open_image
+from ..imageio import SAVE_FORMATS, open_image, read_params
+from ..modes.transfer import check_style_scale
 from ..options import RunOptions
+from ..outputs import inside, refuse_overwriting, resolved
+from ..pyramid import check_iterations
 from ..start import INITS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MANIFEST_COLUMNS = ("content", "style", "output")  # content and style required; output optional
 LOG_NAME = "batch.jsonl"  # in OUTDIR: one line per job done or failed
+IDENTITY_KEY = "batch_job"  # the record's entry holding Job.identity(): marks a batch's result
 
 
 def _whole(value: Any) -> int:
@@ -128,16 +132,27 @@ def _expand(source: str | os.PathLike, what: str) -> list[str]:
     text = str(source)
     path = Path(text)
     if path.is_dir():
-        found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                       and not is_batch_result(p))
         if not found:
             raise InputError(f"{text} is a folder without images ({', '.join(IMAGE_SUFFIXES)})")
         return found
     if not path.exists() and glob.has_magic(text):
-        found = sorted(p for p in glob.glob(text) if Path(p).is_file())
+        found = sorted(p for p in glob.glob(text) if Path(p).is_file() and not is_batch_result(Path(p)))
         if not found:
             raise InputError(f"no {what} matches {text}")
         return found
     return [text]  # a missing file is reported, with the others, by check_jobs
+
+
+def is_batch_result(path: Path) -> bool:
+    """Whether `path` is the result of a batch job: a folder of photos that is also a batch's
+    output folder must not have last run's results painted again as new photos."""
+    try:
+        record = read_params(path)
+    except InputError:
+        return False  # not ours (check_jobs says what is wrong with it, if it is a photo)
+    return isinstance(record, dict) and IDENTITY_KEY in record
 
 
 def jobs_from_manifest(manifest: str | os.PathLike, output_dir: str | os.PathLike,
@@ -172,8 +187,12 @@ def jobs_from_manifest(manifest: str | os.PathLike, output_dir: str | os.PathLik
                 raise InputError(f"{where}{column} must be a path, got {row[column]!r}")
         content, style = (str(base / row[c]) if not os.path.isabs(row[c]) else row[c] for c in ("content", "style"))
         output = row.get("output") or output_name(row["content"], row["style"])
-        if not isinstance(output, str):
+        if not isinstance(output, str) or "\0" in output:
             raise InputError(f"{where}output must be a file name, got {output!r}")
+        if os.path.isabs(output) or not inside(out / output, out) or resolved(out / output) == resolved(out):
+            # An untrusted manifest must not write wherever it likes.
+            raise InputError(f"{where}output {output} is outside the output folder {out}: name a file "
+                             "inside it (relative, without '..')")
         given = {k: v for k, v in row.items() if k in JOB_OPTIONS and v not in (None, "")}
         jobs.append(Job(content, style, out / output, {**common, **check_options(given, where)}, line))
     return check_jobs(jobs, path)
@@ -247,6 +266,9 @@ def check_options(options: dict[str, Any], where: str) -> dict[str, Any]:
         run.pop("size")
     try:
         RunOptions(**run).check()
+        check_iterations(converted.get("iterations"), converted.get("scales"))
+        if "style_scale" in converted:
+            check_style_scale(converted["style_scale"])
     except InputError as exc:
         raise InputError(f"{where}{exc}") from None
     return converted
@@ -271,7 +293,9 @@ def check_jobs(jobs: list[Job], manifest: Path | None = None) -> list[Job]:
                     raise InputError(f"{where}cannot read {source}: {exc.strerror or exc}") from None
         if job.output.suffix.lower() not in SAVE_FORMATS:
             raise InputError(f"{where}output {job.output.name}: use .png, .jpg or .webp")
-        key = Path(os.path.normpath(job.output.absolute()))
+        if job.output.is_dir():
+            raise InputError(f"{where}output {job.output} is a folder: name an image file")
+        key = resolved(job.output)  # two names of one file (a symlinked folder) are one output
         if key.name == LOG_NAME:
             raise InputError(f"{where}output {job.output.name} is the batch's own log: name it otherwise")
         if key in by_output:
@@ -281,4 +305,7 @@ def check_jobs(jobs: list[Job], manifest: Path | None = None) -> list[Job]:
         by_output[key] = job
         checked.append(Job(job.content, job.style, job.output, job.options, job.line,
                            hashes[job.content], hashes[job.style]))
+    # One job's result must not replace another's photo or painting (hashed above, read later).
+    refuse_overwriting({(f"{manifest} line {job.line}: output" if manifest else f"{job.name}: output"): job.output
+                        for job in jobs}, hashes)
     return checked

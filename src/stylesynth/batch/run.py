@@ -22,9 +22,7 @@ from PIL import Image
 
 from ..errors import InputError, StylesynthError
 from ..imageio import open_image, read_params, save_image
-from .plan import LOG_NAME, Job
-
-IDENTITY_KEY = "batch_job"  # the record's entry holding Job.identity()
+from .plan import IDENTITY_KEY, LOG_NAME, Job
 
 
 @dataclass(frozen=True)

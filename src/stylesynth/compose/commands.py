@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..imageio import check_output_path, open_image, save_image
+from ..outputs import input_paths, refuse_overwriting
 from .automata import FIRST_ROWS, MAX_CELL, elementary_ca, parse_colormap, render_ca
 from .blend import MODES, blend
 from .filters import FILTER_KINDS, apply_filter, filter_image, parse_kernel
@@ -53,6 +54,7 @@ def filter_command(ctx, image, output, kind, kernel, blur_radius):
         raise InputError("--blur-radius applies only to --kind sketch or sketch-color")
     k = parse_kernel(kernel) if kernel is not None else None
     check_output_path(output)
+    refuse_overwriting({"output": output}, input_paths(image))
     img = open_image(image)
     if k is not None:
         _save(ctx, filter_image(img, k))
@@ -79,6 +81,7 @@ def blend_command(ctx, a, b, output, alpha, mode, mask):
     if alpha is not None and mask is not None:
         raise InputError("give --alpha or --mask, not both: the mask is a per-pixel alpha")
     check_output_path(output)
+    refuse_overwriting({"output": output}, input_paths(a, b, mask))
     top, base = open_image(a), open_image(b)
     if mask is None:
         alpha = 0.5 if alpha is None else alpha

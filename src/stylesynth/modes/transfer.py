@@ -21,6 +21,12 @@ from .texture import parse_out_size
 FITS = ("crop", "pad")
 
 
+def check_style_scale(style_scale: float) -> None:
+    """The style is seen at most 8 times larger (and at some size at all)."""
+    if not (style_scale > 0 and style_scale <= 8):
+        raise InputError(f"style scale must be in (0, 8], got {style_scale}")
+
+
 def transfer(content: Any, style: Any, *,
              content_layers: str | list[str] | dict[str, float] = DEFAULT_CONTENT_LAYERS,
              style_layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
@@ -57,8 +63,7 @@ def transfer(content: Any, style: Any, *,
     opts = from_keywords(options)
     size = exact or output_size(photo, opts.size)
     styles = weighted_images(style, "style")
-    if not (style_scale > 0 and style_scale <= 8):
-        raise InputError(f"style scale must be in (0, 8], got {style_scale}")
+    check_style_scale(style_scale)
     colors.check(preserve_colors)
     if preserve_colors == "histogram":
         styles = [(colors.match_histogram(img, photo), w) for img, w in styles]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
 from ..optimize import Step
+from ..outputs import input_paths, inside, refuse_overwriting
 from ..start import output_size
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
@@ -90,6 +92,30 @@ def _check_output(output: str | Path) -> Path:
     return out
 
 
+def _refuse_destroying_inputs(out: Path, folder: Path, input: Any, source, style: Any) -> None:
+    """Before any work: the video, the frames folder and its record must not be (or hold) an
+    input, and the folder may hold only what video itself wrote (it clears old frames)."""
+    refuse_overwriting({"output": out, "its frames record": folder / RECORD},
+                       input_paths(input, style, *(source.files or [])))
+    for given in [Path(str(input)), *(source.files or [])]:
+        if given.exists() and inside(given, folder):
+            raise InputError(one_line(f"output folder {folder} holds the input ({given}): its frames would "
+                                       "be replaced; write the result elsewhere"))
+    if folder.is_dir():
+        foreign = sorted(p.name for p in folder.iterdir() if not _ours(p))
+        if foreign or (any(folder.iterdir()) and not (folder / RECORD).is_file()):
+            shown = ", ".join((foreign or sorted(p.name for p in folder.iterdir()))[:3])
+            raise InputError(one_line(f"output folder {folder} holds files that stylesynth video did not "
+                                       f"write ({shown}): give a new or empty folder"))
+
+
+def _ours(path: Path) -> bool:
+    """A file of the frames folder that video writes: a frame, the run's record, or the hidden
+    temporary file of a save that was killed."""
+    return path.is_file() and (path.name == RECORD or re.fullmatch(r"frame_\d{6}\.png", path.name) is not None
+                               or re.fullmatch(r"\.stylesynth-\w+\.tmp", path.name) is not None)
+
+
 def _even(size: tuple[int, int]) -> tuple[int, int]:
     """Video codecs (4:2:0) want even sides."""
     return tuple(max(2, s - s % 2) for s in size)
@@ -128,6 +154,7 @@ def video(input: Any, style: Any, output: str | Path, *,
     out = _check_output(output)
     folder = frames_folder(out)
     source = open_source(input, fps=fps, start=start, end=end, max_frames=max_frames)
+    _refuse_destroying_inputs(out, folder, input, source, style)
     styles = weighted_images(style, "style")
     long_side = options.pop("size", 512)
     long_side = None if long_side == "original" else long_side
@@ -255,7 +282,9 @@ def _prepare_folder(folder: Path, fingerprint: str, resume: bool) -> int:
         try:
             previous = json.loads(recorded.read_text())
         except (OSError, ValueError):
-            raise InputError(one_line(f"{recorded} is damaged: run without --resume to start afresh")) from None
+            previous = None
+        if not isinstance(previous, dict) or not isinstance(previous.get("frames", 0), int):
+            raise InputError(one_line(f"{recorded} is damaged: run without --resume to start afresh"))
         if previous.get("fingerprint") != fingerprint:
             raise InputError(one_line(f"{folder} holds the frames of a different run (other input or "
                                        "options): run without --resume, or delete it"))
@@ -264,8 +293,9 @@ def _prepare_folder(folder: Path, fingerprint: str, resume: bool) -> int:
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise InputError(one_line(f"cannot create the frames folder {folder}: {e.strerror or e}")) from None
-    for old in folder.glob("frame_*.png"):
-        old.unlink()
+    for old in folder.iterdir():  # only video's own files are there (_refuse_destroying_inputs)
+        if old.name != RECORD and _ours(old):
+            old.unlink()
     return 0
 
 

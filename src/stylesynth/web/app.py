@@ -30,6 +30,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 import time
 import urllib.parse
 import warnings
@@ -43,7 +44,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
@@ -52,6 +53,7 @@ from starlette.staticfiles import StaticFiles
 from ..colors import PRESERVE_COLORS
 from ..errors import InputError
 from ..imageio import open_image, resize_long_side
+from ..memory import release_freed_memory
 from ..nets import FeatureExtractor
 from ..objective import DEFAULT_RATIO, parse_layers
 from ..options import RunOptions, catalogue
@@ -207,6 +209,11 @@ class Uploads:
 
     def __init__(self, settings: WebSettings, examples: Examples, tmp: Path):
         self.settings, self.examples, self.tmp = settings, examples, tmp
+        # Pixels being decoded now, over all requests: at most one upload of the largest size
+        # allowed at a time, so concurrent large uploads cannot add up (a 49-Mpx PNG is 150 MB
+        # decoded, before it is shrunk to the job's size).
+        self.decoding, self.budget = 0, settings.max_pixels
+        self.lock = threading.Lock()
 
     def image(self, value: Any, kind: str, size: int) -> tuple[Image.Image, dict[str, Any]]:
         """(RGB image no larger than `size` on its long side, {"name", "example"})."""
@@ -221,7 +228,11 @@ class Uploads:
         label = _label(kind, filename)
         if not data:
             raise InputError(f"{label} is an empty file (0 bytes), not an image")
-        self._check_pixels(data, label)
+        pixels = self._check_pixels(data, label)
+        with self.lock:
+            if self.decoding and self.decoding + pixels > self.budget:
+                raise QueueFull("the studio is decoding other large uploads: try again in a moment")
+            self.decoding += pixels
         # Decode with the CLI's loader (EXIF, modes, truncation, bombs): it reads paths, so
         # the bytes go to a private temporary file with a name of our making.
         fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=".bin", dir=self.tmp)
@@ -232,13 +243,17 @@ class Uploads:
                 image = open_image(tmp)
             except InputError as exc:
                 raise InputError(str(exc).replace(tmp, label)) from None
+            image = _shrunk(image, size)  # the full-size pixels go before the budget is given back
         finally:
             os.unlink(tmp)
+            with self.lock:
+                self.decoding -= pixels
         name = "".join(c for c in Path(filename or "upload").name if c.isprintable())[:80]
-        return _shrunk(image, size), {"name": name or "upload", "example": False}
+        return image, {"name": name or "upload", "example": False}
 
-    def _check_pixels(self, data: bytes, label: str) -> None:
-        """413 for images over max_pixels, from the header alone (before any decoding)."""
+    def _check_pixels(self, data: bytes, label: str) -> int:
+        """413 for images over max_pixels, from the header alone (before any decoding); else
+        its pixels (0 when the header cannot be read: the loader says why)."""
         limit = self.settings.max_pixels
         try:
             with warnings.catch_warnings():
@@ -248,10 +263,11 @@ class Uploads:
         except Image.DecompressionBombError:
             raise TooLarge(f"{label} has too many pixels (over {limit:,}): downscale it first") from None
         except Exception:  # noqa: BLE001 - not an image: the loader says why, below
-            return
+            return 0
         if width * height > limit:
             raise TooLarge(f"{label} is {width}x{height} = {width * height:,} pixels, over the limit "
                            f"of {limit:,}: downscale it first")
+        return width * height
 
 
 def _shrunk(image: Image.Image, size: int) -> Image.Image:
@@ -345,11 +361,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
         except ValueError:
             raise HTTPException(400, "bad Content-Length") from None
     chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise HTTPException(413, too_big)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise HTTPException(413, too_big)
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client gave up mid-upload: nobody to answer, nothing to log
+        raise HTTPException(400, "the upload was aborted") from None
     return b"".join(chunks)
 
 
@@ -416,6 +435,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def submit(request: Request) -> Response:
+        manager.check_room()  # 429 before the body is read, let alone decoded
         body = await _read_body(request, settings.max_upload_bytes)
         sent = False
 
@@ -435,6 +455,8 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             spec = await run_in_threadpool(build_spec, form, files, settings, state["uploads"])
         finally:
             await form.close()
+            del body, files
+            release_freed_memory()
         job = manager.submit(spec)
         snap = manager.snapshot(job)
         return JSONResponse({"id": job.id, "status": snap["status"], "queue_position": snap["queue_position"],

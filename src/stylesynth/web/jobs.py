@@ -28,6 +28,7 @@ from PIL import Image
 
 from ..errors import StylesynthError
 from ..imageio import save_image, to_pil
+from ..memory import release_freed_memory
 from ..modes import transfer
 from ..optimize import Step
 
@@ -154,13 +155,22 @@ class JobManager:
 
     # -- requests ----------------------------------------------------------------------------
 
+    def check_room(self) -> None:
+        """QueueFull unless a job could be queued now: asked before an upload is even read, so
+        a refused request never costs the decoding of its images."""
+        with self._lock:
+            self._check_room()
+
+    def _check_room(self) -> None:
+        if self._stopping.is_set():
+            raise QueueFull("the server is shutting down")
+        if len(self._queue) >= self.settings.max_queue:
+            raise QueueFull(f"the queue is full ({self.settings.max_queue} jobs waiting): "
+                            "try again when one has finished")
+
     def submit(self, spec: JobSpec) -> Job:
         with self._lock:
-            if self._stopping.is_set():
-                raise QueueFull("the server is shutting down")
-            if len(self._queue) >= self.settings.max_queue:
-                raise QueueFull(f"the queue is full ({self.settings.max_queue} jobs waiting): "
-                                "try again when one has finished")
+            self._check_room()
             job = Job(id=new_id(), seq=next(self._seq), spec=spec, options=dict(spec.options),
                       inputs=spec.inputs, iterations=spec.iterations)
             self._jobs[job.id] = job
@@ -257,6 +267,7 @@ class JobManager:
         job.finished = time.time()
         job.spec = None
         job.version += 1
+        release_freed_memory()
 
     def _discard(self, job: Job) -> None:
         """Under the lock: forget a job and delete its files."""
