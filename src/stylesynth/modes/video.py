@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,12 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
 from ..optimize import Step
+from ..run import Reporter, clock
 from ..start import output_size
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
@@ -149,9 +148,7 @@ def video(input: Any, style: Any, output: str | Path, *,
               "fingerprint": fingerprint, "resumed_from": done}
     write_json(folder / RECORD, {**record, "finished": done})
 
-    bar = tqdm(total=source.count, initial=done, desc="video", unit="frame", file=sys.stderr,
-               disable=not progress or None, dynamic_ncols=True, smoothing=0.5,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}{postfix}]")
+    bar = Reporter("video", source.count, enabled=progress, done=done, counter="{n:.1f}/{total} frames")
     seconds: list[tuple[int, float]] = []  # (frame index, seconds) of the frames done here
     interrupted = False
     warning = None
@@ -166,11 +163,9 @@ def video(input: Any, style: Any, output: str | Path, *,
             if previous_result is None and index > 0 and not independent:
                 previous_result = Image.open(folder / FRAME_NAME.format(index)).convert("RGB")
             began = time.perf_counter()
-            shown = {"fraction": 0.0}
 
-            def on_step(step: Step, shown=shown) -> None:
-                bar.update(step.fraction - shown["fraction"])
-                shown["fraction"] = step.fraction
+            def on_step(step: Step, index=index) -> None:
+                bar.update_to(index + step.fraction)
                 if user_step is not None:
                     user_step(step)
 
@@ -191,8 +186,7 @@ def video(input: Any, style: Any, output: str | Path, *,
             save_image(result, folder / FRAME_NAME.format(index + 1),
                        {**info, "frame": index + 1, "video": str(out)})
             seconds.append((index, time.perf_counter() - began))
-            bar.update(1 - shown["fraction"])
-            bar.set_postfix({"s/frame": f"{seconds[-1][1]:.1f}"}, refresh=False)
+            bar.update_to(index + 1, {"s/frame": f"{seconds[-1][1]:.1f}"})
             write_json(folder / RECORD, {**record, "finished": index + 1})
             if on_frame is not None:
                 on_frame(index, source.count, result)
@@ -201,7 +195,8 @@ def video(input: Any, style: Any, output: str | Path, *,
                 interrupted = index + 1 < source.count
                 break
     finally:
-        bar.close()
+        bar.close(f"{len(seconds)} frames in {clock(bar.elapsed)}"
+                  + (f", the last {seconds[-1][1]:.1f} s" if seconds else ""))
     finished = _finished(folder, source.count)
     record.update(finished=finished, interrupted=interrupted, warning=warning,
                   seconds=round(sum(s for _, s in seconds), 3),
