@@ -28,6 +28,7 @@ from .modes.video import video
 from .nets import NETWORKS
 from .optimize import Step
 from .options import RunOptions
+from .pyramid import preset_help
 from .start import INITS
 from .version import __version__
 from .web.settings import WebSettings
@@ -84,9 +85,10 @@ def catalogue_option(name: str, **changes):
     return click.option(meta["flag"] or f"--{name.replace('_', '-')}", name, **settings)
 
 
-def catalogue_options(leave_out=()) -> list:
-    """The click options of every RunOptions field the command line sets, but `leave_out`."""
-    return [catalogue_option(name) for name, f in FIELDS.items()
+def catalogue_options(leave_out=(), changes: dict | None = None) -> list:
+    """The click options of every RunOptions field the command line sets, but `leave_out`;
+    `changes`: field name -> what goes over its catalogue entry."""
+    return [catalogue_option(name, **(changes or {}).get(name, {})) for name, f in FIELDS.items()
             if f.metadata["command_line"] and name not in leave_out]
 
 
@@ -109,9 +111,16 @@ def _apply(options: list, command):
     return command
 
 
-def run_options(command):
-    """The options of the Gatys modes: every RunOptions field, and the output options."""
-    return _apply([*OUTPUT_OPTIONS.values(), *catalogue_options()], command)
+def run_options(command, from_noise: bool = False):
+    """The options of the Gatys modes: every RunOptions field, and the output options.
+    `from_noise`: the mode starts from white noise, so its presets run the noise schedules."""
+    changes = {"preset": {"help": preset_help(from_noise=True)}} if from_noise else None
+    return _apply([*OUTPUT_OPTIONS.values(), *catalogue_options(changes=changes)], command)
+
+
+def noise_run_options(command):
+    """run_options of the modes that start from white noise (texture, reconstruct)."""
+    return run_options(command, from_noise=True)
 
 
 def _weighted(spec: str) -> tuple[str, float] | str:
@@ -181,7 +190,7 @@ def _exit_if_stopped(stopped: int | None, interrupted: bool, saved: str) -> None
               help="Layer(s) to match, e.g. relu2_2 or relu2_2:0.5,relu4_2:0.5.")
 @click.option("--init", default=_default(reconstruct, "init"), show_default=True,
               help="noise, or an image path to start from.")
-@run_options
+@noise_run_options
 def reconstruct_command(images, **options):
     """Reconstruct IMAGE from one layer's activations, starting from white noise (Gatys Fig. 1).
 
@@ -197,7 +206,7 @@ def reconstruct_command(images, **options):
 @click.option("--out-size", default=None, metavar="WxH", help="Output size (default: the style's).")
 @click.option("--init", default=_default(texture, "init"), show_default=True,
               help="noise, or an image path to start from.")
-@run_options
+@noise_run_options
 def texture_command(styles, **options):
     """Synthesize a texture from the Gram matrices of STYLE (Gatys Fig. 1, style rows)."""
     sources = [_weighted(s) for s in styles]
@@ -328,7 +337,8 @@ class _RayAddress(click.ParamType):
 @click.argument("contents", nargs=-1, metavar="[CONTENT]...")
 @click.option("--style", "styles", multiple=True, metavar="STYLE",
               help="A painting, repeatable (or a folder or glob of them): every photo is painted in each.")
-@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(file_okay=False),
+              metavar="DIR",
               help="Folder for the results ({content}--{style}.png) and batch.jsonl, the log of what was done.")
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
               help="Jobs from a CSV file with a header, or JSON lines: content, style, output and options "
@@ -348,7 +358,7 @@ def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpu
                   memory_limit_mb, **options):
     """Paint every photo CONTENT (files, folders, globs) in the style of every --style, or run a --manifest.
 
-    Results go to OUTPUT_DIR as {content}--{style}.png with their records; a rerun skips the
+    Results go to the -o folder as {content}--{style}.png with their records; a rerun skips the
     jobs already done. Ctrl-C stops the running jobs and keeps the finished results."""
     from .batch import batch
 
@@ -489,7 +499,9 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The sheet (.png); its panels' parameters and losses go to the same name .json.")
 @catalogue_option("size", type=int, default=_default(figure, "size"), help="Long side of each panel in pixels.")
-@catalogue_option("preset", default=_default(figure, "preset"))
+@catalogue_option("preset", default=_default(figure, "preset"),
+                  help="Every panel's preset: texture's schedules for the panels from white noise, "
+                  "transfer's for the others (see their --help).")
 @catalogue_option("scales")
 @catalogue_option("iterations")
 @click.option("--init", type=click.Choice(list(INITS)), default=None,
@@ -513,7 +525,7 @@ def figure_command(name, content, style, output, ratios, alphas, quiet, **option
     """Render one of the papers' experiments as a labelled contact sheet (PNG) plus JSON.
 
     \b
-    layers   Gatys Fig. 1: content from conv1_1..conv5_1, style from growing layer sets
+    layers   Gatys Fig. 1: content from relu1_1..relu5_1, style from growing layer sets
     grid     Gatys Fig. 3: style layer sets (rows) by alpha/beta (columns)
     ratios   Huang & Fuh sec. 8: the alpha sweep (alpha weighs the style there)
     seeds    white noise with different seeds vs the content start

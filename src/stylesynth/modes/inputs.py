@@ -52,3 +52,9 @@ def source_names(sources: Any) -> Any:
     if _is_pair(sources):
         return [source_names(sources[0]), sources[1]]
     return str(sources) if isinstance(sources, (str, os.PathLike)) else type(sources).__name__
+
+
+def original_size(options: dict[str, Any], image: Image.Image) -> dict[str, Any]:
+    """`options` with size="original" read as `image`'s long side (the mode's own input:
+    reconstruct's photo, texture's painting, dream's image)."""
+    return {**options, "size": max(image.size)} if options.get("size") == "original" else options
