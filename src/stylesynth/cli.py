@@ -19,7 +19,6 @@ import click
 from . import colors, signals, weights
 from .errors import InputError, StylesynthError
 from .flow import METHODS as FLOW_METHODS
-from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
@@ -551,25 +550,37 @@ def figure_command(name, content, style, output, ratios, alphas, quiet, **option
 
 
 @cli.command("evaluate")
-@click.argument("content")
-@click.argument("style")
-@click.argument("results", nargs=-1, required=True, metavar="RESULT...")
+@click.argument("images", nargs=-1, required=True, metavar="CONTENT [STYLE] RESULT...")
+@click.option("--style", "styles", multiple=True, metavar="STYLE",
+              help="A painting to score against, repeatable (a blend's paintings, each on its own); "
+              "then every argument after CONTENT is a result.")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
               help="AlexNet weights file with the LPIPS layers [default: the cache's].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
-def evaluate_command(content, style, results, weights_file, as_json):
+def evaluate_command(images, styles, weights_file, as_json):
     """Score each RESULT against the photo CONTENT and the painting STYLE with the neutral judge.
 
     content: LPIPS-AlexNet to the photo (0: the photo); style: relative Gram distance over AlexNet
-    relu1..relu5 to the painting (0: the painting). Lower is better for both."""
-    scores = evaluate(content, style, *results, weights=weights_file)
+    relu1..relu5 to the painting (0: the painting). Lower is better for both. With --style (once
+    or more), each result gets a style number for each painting."""
+    from .evaluate import evaluate
+
+    content, *rest = images
+    paintings, results = (list(styles), rest) if styles else (rest[:1], rest[1:])
+    if not results:
+        raise InputError("name at least one result to evaluate: CONTENT STYLE RESULT... or "
+                         "CONTENT RESULT... --style STYLE")
+    scores = [evaluate(content, painting, *results, weights=weights_file) for painting in paintings]
+    rows = [(r, by_result[0].content, [s.style for s in by_result]) for r, *by_result in zip(results, *scores)]
     if as_json:
-        click.echo(json.dumps([{"result": r, "content": s.content, "style": s.style}
-                               for r, s in zip(results, scores)]))
+        click.echo(json.dumps([{"result": r, "content": c, "style": s[0]} if not styles else
+                               {"result": r, "content": c, "styles": dict(zip(paintings, s))}
+                               for r, c, s in rows]))
         return
     width = max(len(r) for r in results)
-    for r, s in zip(results, scores):
-        click.echo(f"{r:<{width}}  content {s.content:.3f}  style {s.style:.3f}")
+    for r, c, s in rows:
+        click.echo(f"{r:<{width}}  content {c:.3f}" + "".join(
+            f"  style {value:.3f}" + (f" ({painting})" if styles else "") for painting, value in zip(paintings, s)))
 
 
 WEB_DEFAULTS = {f.name: f.default for f in dataclasses.fields(WebSettings)
