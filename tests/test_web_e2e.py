@@ -102,7 +102,9 @@ def test_paint_download_reload_and_cancel(studio, browser, tmp_path):
     assert page.get_attribute("#style-picker .thumb[data-name='starry_night.jpg']", "aria-pressed") == "true"
     assert page.get_attribute("#style-picker .thumb[data-name='the_scream.jpg']", "aria-pressed") == "false"
     assert "The Starry Night" in page.inner_text("#style-drop")
-    page.fill("#size", str(SIZE))
+    assert page.input_value("#size") == str(SIZE)  # the default, among the common sizes offered
+    assert "coarse" in page.inner_text("#size-hint")  # 96 px: the page says what it gives
+    page.select_option("#size", str(SIZE))
     page.click("#presets label:has(input[value='draft'])")
     assert page.is_disabled("#cancel") and page.get_attribute("#download", "aria-disabled") == "true"
 
