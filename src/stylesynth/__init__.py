@@ -8,17 +8,37 @@ parameter and the final losses; `save_image(image, path, image.info["stylesynth"
 `batch(contents, styles, output_dir, **options)` runs many transfers, here or on a Ray cluster.
 """
 
+import importlib
+import sys
+import types
+
 from .version import __version__
 from .errors import InputError, StylesynthError
-from .evaluate import Score, evaluate
-from .imageio import load_image, open_image, read_params, save_image
-from .modes import dream, figure, reconstruct, texture, transfer
-from .modes.video import video
-from .nets import FeatureExtractor
-from .options import RunOptions
-from .pretrained import load_network
-from .batch import batch  # the function (the package's modules: stylesynth.batch.plan, ...)
 
-__all__ = ["__version__", "InputError", "StylesynthError", "load_image", "open_image", "read_params",
-           "save_image", "dream", "figure", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",
-           "RunOptions", "Score", "evaluate", "video", "batch"]
+# The API is imported on first use (PEP 562), so that the command line's help and `stylesynth
+# layers` answer without loading torch. Where a name is also a module (`evaluate`, `batch`),
+# the function wins, as it did when everything was imported here.
+_API = {"Score": "evaluate", "evaluate": "evaluate", "load_image": "imageio", "open_image": "imageio",
+        "read_params": "imageio", "save_image": "imageio", "dream": "modes", "figure": "modes",
+        "reconstruct": "modes", "texture": "modes", "transfer": "modes", "video": "modes.video",
+        "FeatureExtractor": "nets", "RunOptions": "options", "load_network": "pretrained", "batch": "batch"}
+
+__all__ = ["__version__", "InputError", "StylesynthError", *_API]
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        # Importing the module stylesynth.evaluate (or .batch) would bind it over the function.
+        if not (name in _API and isinstance(value, types.ModuleType) and _API[name] == name):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from typing import TYPE_CHECKING
+
 from . import colors, signals, weights
 from .errors import InputError, StylesynthError
 from .flow import METHODS as FLOW_METHODS
@@ -24,13 +26,14 @@ from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
 from .modes.figures import FIGURES, figure
 from .modes.video import video
-from .nets import NETWORKS
-from .optimize import Step
+from .names import INITS, NETWORKS
 from .options import RunOptions
 from .pyramid import preset_help
-from .start import INITS
 from .version import __version__
 from .web.settings import WebSettings
+
+if TYPE_CHECKING:
+    from .optimize import Step
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -402,19 +405,17 @@ batch_command.params.extend(
 
 @cli.command("layers")
 @catalogue_option("model")
-@catalogue_option("weights_file")
+@catalogue_option("weights_file", help="Also check that this weights file fits the network (loads it).")
 def layers_command(model, weights_file):
-    """Load a pretrained network and print its layers with their output shapes at 224 px."""
-    import torch
+    """Print a network's layers with their output shapes at 224 px (no weights needed)."""
+    from .names import layer_table
 
-    from .pretrained import load_network
+    if weights_file:
+        from .weights import load_state_dict
 
-    net = load_network(model, device="cpu", weights=weights_file)
-    with torch.no_grad():
-        features = net(torch.rand(1, 3, 224, 224), net.layer_names)
-    for name in net.layer_names:
-        shape = "x".join(str(s) for s in features[name].shape[1:])
-        click.echo(f"{name:10s} {shape}")
+        load_state_dict(model, weights_file)  # refuses a file of another network, in one line
+    for name, shape in layer_table(model):
+        click.echo(f"{name:10s} {'x'.join(str(s) for s in shape)}")
 
 
 @cli.group("weights")

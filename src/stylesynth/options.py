@@ -11,14 +11,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
-from .nets import DEVICES, NETWORKS, POOLINGS, PRECISIONS
-from .optimize import OPTIMIZERS, Step
+from .names import DEVICES, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS
 from .pyramid import PRESETS, preset_help
+
+if TYPE_CHECKING:  # torch is loaded by the runs, not by the command line's help
+    import torch
+
+    from .optimize import Step
 
 MAX_SIZE = 8192
 

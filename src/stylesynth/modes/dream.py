@@ -23,18 +23,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
 from PIL import Image
 
 from ..errors import InputError
 from ..imageio import open_image, to_pil, to_tensor
-from ..nets import layer_names
-from ..optimize import Step, optimize
+from ..names import layer_names
 from ..options import from_keywords
-from ..run import Progress, start_run
-from ..start import output_size, resize
 from .inputs import original_size, source_names
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..optimize import Step
 
 DEFAULT_LAYER = "conv4_3"
 # Options of RunOptions that mean nothing here (dream always ascends with plain gradient steps
@@ -72,6 +74,13 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     `RunOptions`, but those in NOT_FOR_DREAM. The record in `info["stylesynth"]` holds the
     parameters and the mean activation before and after.
     """
+    import torch  # the engine, loaded by a run, not by the help
+    import torch.nn.functional as F
+
+    from ..optimize import optimize
+    from ..run import Progress, start_run
+    from ..start import output_size, resize
+
     for name, value in options.items():
         if name in NOT_FOR_DREAM and value not in (None, False, "gd"):  # False: also 0, 0.0
             raise InputError(f"dream does not take {name}: {NOT_FOR_DREAM[name]}")

@@ -38,11 +38,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import InputError, StylesynthError
 from ..imageio import open_image, to_tensor
-from ..nets import POOLINGS
-from ..objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, POOLINGS
 from ..options import from_keywords, renamed
-from ..run import Reporter, clock
-from ..start import INITS, output_size
 from .inputs import source_names
 from .reconstruct import reconstruct
 from .texture import texture
@@ -96,6 +93,8 @@ def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str 
         raise InputError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
     options = {"size": size, "preset": preset, "seed": seed, **renamed(options)}
     from_keywords(dict(options, progress=False))  # check every option before any work
+    from ..start import output_size  # the engine, loaded by a run, not by the help
+
     photo, painting = open_image(content), open_image(style)
     panel_size = output_size(photo, size)
     title, rows = PLANS[name](photo=photo, painting=painting, panel_size=panel_size, init=init,
@@ -121,6 +120,8 @@ def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str 
 
 def _render_panels(name: str, rows: list[list[Panel]], options: dict, progress: bool) -> bool:
     """Compute every result panel in order, with one progress bar (and ETA) over the sheet."""
+    from ..run import Reporter, clock
+
     todo = [p for row in rows for p in row if p.make is not None]
     bar = Reporter(f"figure {name}", len(todo), enabled=progress, counter="{n:.1f}/{total} panels")
     done = 0

@@ -9,8 +9,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..imageio import open_image
-from ..objective import normalize_blend
-from ..start import INITS
+from ..names import INITS
 
 
 def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
@@ -25,6 +24,8 @@ def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
         items.append((open_image(source), float(weight)))
     if not items:
         raise InputError(f"no {what} image given")
+    from ..objective import normalize_blend  # torch: loaded by a run, not by the help
+
     return normalize_blend(items, what)
 
 

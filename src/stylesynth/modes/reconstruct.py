@@ -6,10 +6,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..objective import LossWeights, parse_layers
 from ..options import from_keywords
-from ..start import output_size
-from ..synthesis import synthesize
 from .inputs import init_spec, original_size, source_names, weighted_images
 
 DEFAULT_LAYER = "relu4_2"
@@ -24,6 +21,10 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAU
     several layers with weights ("relu2_2:0.5,relu4_2:0.5"). `size="original"` keeps the (first)
     image's resolution. Other options: `RunOptions`.
     """
+    from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
+    from ..start import output_size
+    from ..synthesis import synthesize
+
     images = weighted_images(image, "content")
     opts = from_keywords(original_size(options, images[0][0]))
     return synthesize(

@@ -7,10 +7,8 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..objective import DEFAULT_STYLE_LAYERS, LossWeights, parse_layers
+from ..names import DEFAULT_STYLE_LAYERS
 from ..options import MAX_SIZE, from_keywords
-from ..start import output_size
-from ..synthesis import synthesize
 from .inputs import init_spec, original_size, source_names, weighted_images
 
 
@@ -39,6 +37,10 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     `size="original"`: the (first) style image as it is).
     Several styles as [(source, weight), ...] blend their Gram matrices.
     """
+    from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
+    from ..start import output_size
+    from ..synthesis import synthesize
+
     images = weighted_images(style, "style")
     opts = from_keywords(original_size(options, images[0][0]))
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)

@@ -26,19 +26,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image
 
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
-from ..optimize import Step
-from ..run import Reporter, clock
-from ..start import output_size
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
 from .transfer import transfer
+
+if TYPE_CHECKING:  # the engine, loaded by a run, not by the command line's help
+    import torch
+
+    from ..optimize import Step
 
 # Chosen with bench/video.py (docs in the README): the temporal term against the warped frame,
 # and the iterations of every frame after the first.
@@ -57,6 +60,8 @@ def temporal_loss(warped: torch.Tensor, mask: torch.Tensor, weight: float
                   ) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]:
     """The temporal term for `synthesize` (RunOptions.extra_loss): weight * mean(c (x - w)^2)
     over pixels and channels, `warped` (1x3xHxW) and `mask` (1x1xHxW) resized to each scale."""
+    import torch
+
     def term(image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         w, c = warped.to(image.device), mask.to(image.device)
         if w.shape[-2:] != image.shape[-2:]:
@@ -115,6 +120,9 @@ def video(input: Any, style: Any, output: str | Path, *,
     seconds per frame after the first, whether it was interrupted (a stop signal ends it after
     the current step; the unfinished frame is dropped and `resume=True` redoes it).
     """
+    from ..run import Reporter, clock  # the engine, loaded by a run, not by the help
+    from ..start import output_size
+
     for name in _NOT_FOR_VIDEO:
         if name in options:
             raise InputError(f"option {name} does not apply to a video")
@@ -230,6 +238,8 @@ def _warm_start(frame: Image.Image, previous_frame: Image.Image, previous_result
         start = colors.luminance_image(start)
         target = np.asarray(colors.luminance_image(Image.fromarray((warped * 255).round().astype(np.uint8))),
                             dtype=np.float32) / 255
+    import torch
+
     target = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).permute(2, 0, 1)[None]
     return start, temporal_loss(target, torch.from_numpy(mask)[None, None], weight)
 
