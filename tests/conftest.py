@@ -63,3 +63,11 @@ def spawn():
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=30)  # reaps it and closes its pipes
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the pretrained weights is marked `weights`: `-m "not weights and
+    not slow"` is the quick subset (no network is loaded, nothing is optimized)."""
+    for item in items:
+        if {"vgg16_weights", "alexnet_weights"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.weights)

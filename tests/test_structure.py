@@ -143,3 +143,12 @@ def test_the_help_and_the_layer_table_answer_without_torch(argv):
     done = subprocess.run([sys.executable, "-c", code], env=env, timeout=120, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert ("relu5_3 " in done.stdout) if argv[0] == "layers" else ("Usage:" in done.stdout)
+
+
+def test_ci_runs_exactly_the_readmes_test_command_and_it_names_the_skips():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("The tests (this is what `.ci/run` runs", 1)[1].split("```bash\n", 1)[1]
+    command = block.split("\n```", 1)[0].strip()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert ci == command
+    assert command.endswith("python -m pytest -q -rs")  # -rs: every skip with its reason

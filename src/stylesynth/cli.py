@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -405,12 +406,13 @@ batch_command.params.extend(
 
 @cli.command("layers")
 @catalogue_option("model")
-@catalogue_option("weights_file", help="Also check that this weights file fits the network (loads it).")
+@catalogue_option("weights_file", help="Also check that this weights file (or STYLESYNTH_WEIGHTS_<NET>'s) "
+                  "fits the network: this loads it.")
 def layers_command(model, weights_file):
     """Print a network's layers with their output shapes at 224 px (no weights needed)."""
     from .names import layer_table
 
-    if weights_file:
+    if weights_file or os.environ.get(weights.env_var(model)):
         from .weights import load_state_dict
 
         load_state_dict(model, weights_file)  # refuses a file of another network, in one line
