@@ -14,10 +14,9 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-
-from typing import TYPE_CHECKING
 
 from . import colors, signals, weights
 from .errors import InputError, StylesynthError
@@ -413,9 +412,7 @@ def layers_command(model, weights_file):
     from .names import layer_table
 
     if weights_file or os.environ.get(weights.env_var(model)):
-        from .weights import load_state_dict
-
-        load_state_dict(model, weights_file)  # refuses a file of another network, in one line
+        weights.load_state_dict(model, weights_file)  # refuses a file of another network, in one line
     for name, shape in layer_table(model):
         click.echo(f"{name:10s} {'x'.join(str(s) for s in shape)}")
 
