@@ -143,3 +143,16 @@ def test_a_default_run_in_a_terminal_shows_no_warning_nor_negative_time(tmp_path
     assert "transfer" in text and "100%" in text  # the bar was drawn, to its end
     assert "Warning" not in text and "Traceback" not in text, text
     assert not NEGATIVE_TIME.search(text), text
+
+
+def test_a_failing_run_has_no_summary(capsys):
+    """Its one error line says what happened (the command line's errors are one line)."""
+    progress = run_module.Progress("reconstruct", [((64, 48), 3)], RunOptions())
+    with pytest.raises(RuntimeError):
+        try:
+            raise RuntimeError("the loss is not finite")
+        finally:
+            progress.close()
+    progress = run_module.Progress("reconstruct", [((64, 48), 3)], RunOptions())
+    progress.close()
+    assert capsys.readouterr().err == "stylesynth: reconstruct: stopped in 0 s: 0 of 3 iterations over 1 scale\n"

@@ -185,9 +185,10 @@ class Reporter:
               + (f" ({self.postfix})" if self.postfix else ""), file=sys.stderr, flush=True)
 
     def close(self, summary: str | None = None) -> None:
-        """End the bar; without a terminal, say `summary` (what was done, in how long)."""
+        """End the bar; without a terminal, say `summary` (what was done, in how long). Not
+        while an exception goes through (a `finally`): a failed run has its one error line."""
         self.bar.close()
-        if self.enabled and not self.terminal and summary:
+        if self.enabled and not self.terminal and summary and sys.exc_info()[0] is None:
             print(f"stylesynth: {self.desc}: {summary}", file=sys.stderr, flush=True)
 
     @property
