@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,6 +13,9 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CONTENT = EXAMPLES / "tubingen.jpg"
 STYLE = EXAMPLES / "starry_night.jpg"
+# Tests write into the working tree never by default; STYLESYNTH_WRITE_DOCS=1 lets the tests
+# that measure a doc (docs/robustness.md, docs/web-studio.png) rewrite it.
+WRITE_DOCS = os.environ.get("STYLESYNTH_WRITE_DOCS") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +24,16 @@ def vgg16_weights() -> Path:
     from stylesynth import weights
 
     return weights.fetch("vgg16")
+
+
+# What the progress report (run.py Reporter) says without a terminal: lines as a run goes, and
+# its summary at the end.
+PROGRESS_LINE = re.compile(r"stylesynth: [\w ]+: (\d+%.* elapsed, |(done|stopped) in |\d+ of \d+ panels in |\d+ frames in )")
+
+
+def without_progress(err: str) -> str:
+    """stderr without the progress report's lines (tests in-process have no terminal)."""
+    return "".join(line for line in err.splitlines(keepends=True) if not PROGRESS_LINE.match(line))
 
 
 def run_cli(args: list[str]) -> int:
@@ -48,3 +63,11 @@ def spawn():
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=30)  # reaps it and closes its pipes
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the pretrained weights is marked `weights`: `-m "not weights and
+    not slow"` is the quick subset (no network is loaded, nothing is optimized)."""
+    for item in items:
+        if {"vgg16_weights", "alexnet_weights"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.weights)

@@ -96,6 +96,22 @@ def test_cli_plain_output(capsys):
     assert painting.split()[0] == str(STYLE) and painting.endswith("style 0.000")
 
 
+def test_cli_scores_a_result_against_each_painting_of_a_blend(capsys):
+    """--style, repeated: one style number per painting, each the one the painting alone gives."""
+    scream = EXAMPLES / "the_scream.jpg"
+    assert run_cli(["evaluate", CONTENT, STYLE, CONTENT, "--style", STYLE, "--style", scream, "--json"]) == 0
+    painting, photo = json.loads(capsys.readouterr().out)
+    assert painting["result"] == str(STYLE) and photo["result"] == str(CONTENT)
+    assert painting["styles"][str(STYLE)] == 0 < painting["styles"][str(scream)]
+    assert photo["content"] == 0 and photo["styles"][str(scream)] != photo["styles"][str(STYLE)]
+    alone = stylesynth.evaluate(CONTENT, scream, STYLE, CONTENT)
+    assert [painting["styles"][str(scream)], photo["styles"][str(scream)]] == [s.style for s in alone]
+    assert run_cli(["evaluate", CONTENT, STYLE, "--style", STYLE, "--style", scream]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.split() == [str(STYLE), "content", f"{alone[0].content:.3f}", "style", "0.000", f"({STYLE})",
+                            "style", f"{alone[0].style:.3f}", f"({scream})"]
+
+
 def bad_result(tmp_path: Path, name: str) -> Path:
     if name == "missing":
         return tmp_path / "missing.png"

@@ -40,7 +40,7 @@ from stylesynth.errors import InputError
 from stylesynth.imageio import open_image
 from stylesynth.optimize import Result, Step
 
-from conftest import CONTENT, STYLE, run_cli
+from conftest import CONTENT, STYLE, run_cli, without_progress
 
 COMMON = dict(deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -300,7 +300,7 @@ def _cli(argv: list[str], capsys, record_event: bool = True) -> None:
         event(f"exit {code}")
     assert "Traceback" not in captured.err and "Traceback" not in captured.out, argv
     if code == 0:
-        assert all(line.startswith("stylesynth: warning: ") for line in captured.err.splitlines()), \
+        assert all(line.startswith("stylesynth: warning: ") for line in without_progress(captured.err).splitlines()), \
             (argv, captured.err)
         return
     assert code in (1, 2), (argv, code, captured.err)

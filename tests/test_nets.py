@@ -16,6 +16,7 @@ from torch import nn
 from stylesynth import nets
 from stylesynth.cli import main
 from stylesynth.errors import InputError
+from stylesynth.names import NETWORKS, POOLINGS, layer_table
 from stylesynth.nets import FeatureExtractor, layer_names, pick_device, set_threads
 from stylesynth.pretrained import load_network
 
@@ -132,6 +133,16 @@ def test_layers_command_prints_shapes_at_224(arch, tmp_path):
     assert [name for name, _ in rows] == list(expected)
     assert {name: shape for name, shape in rows} == \
         {name: "x".join(map(str, shape)) for name, shape in expected.items()}
+
+
+@pytest.mark.parametrize("arch", NETWORKS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_the_static_layer_table_is_the_networks(arch, pooling):
+    """names.layer_table (what `stylesynth layers` prints without torch) against a forward pass."""
+    net = FeatureExtractor(arch, pooling)
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 224, 224), net.layer_names)
+    assert [(name, tuple(out[name].shape[1:])) for name in net.layer_names] == layer_table(arch)
 
 
 # -- 2. only up to the deepest layer asked for ----------------------------------------------------

@@ -130,3 +130,25 @@ def test_the_command_line_does_not_load_the_web_stack():
             "assert not loaded, loaded")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC.parent), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120, capture_output=True)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["layers"], ["layers", "--model", "vgg19"], ["transfer", "--help"]])
+def test_the_help_and_the_layer_table_answer_without_torch(argv):
+    """Importing torch takes 1.5-2.5 s and 200 MB: the help and `stylesynth layers` (a static
+    table, names.py) do without it, and answer in a fraction of a second."""
+    code = ("import sys\nfrom stylesynth.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC.parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=120, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert ("relu5_3 " in done.stdout) if argv[0] == "layers" else ("Usage:" in done.stdout)
+
+
+def test_ci_runs_exactly_the_readmes_test_command_and_it_names_the_skips():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("The tests (this is what `.ci/run` runs", 1)[1].split("```bash\n", 1)[1]
+    command = block.split("\n```", 1)[0].strip()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert ci == command
+    assert command.endswith("python -m pytest -q -rs")  # -rs: every skip with its reason

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import socket
@@ -112,7 +113,7 @@ def assert_error(response, status, *words):
 
 def test_config_examples_and_page(client):
     config = client.get("/api/config").json()
-    assert config["size"] == {"min": 64, "max": 96, "default": 64}
+    assert config["size"] == {"min": 64, "max": 96, "default": 64, "common": [64, 96], "small": 256}
     assert config["presets"] == {"draft": 2, "fast": 3, "quality": 4}
     assert config["preserve_colors"]["choices"] == ["none", "luminance", "histogram"]
 
@@ -400,6 +401,9 @@ def test_job_with_uploads_streams_progress_and_previews(client, server):
     record = read_params(path)
     assert record["mode"] == "transfer" and record["seed"] == 7 and record["iterations_done"] == 150
     assert record["inputs"]["styles"][1]["name"] == "texture.png"
+    # the uploads' own names, where the command line's record has the paths
+    assert record["content"] == "my photo.jpg"
+    assert record["style"] == [["starry_night.jpg", 1.0], ["texture.png", 3.0]]
     assert record["preserve_colors"] == "luminance"
     # Luminance transfer keeps the photo's colours: the result's chroma (Cb, Cr) is the photo's,
     # far from the paintings' (a blue texture and The Starry Night).
@@ -578,3 +582,26 @@ def test_an_aborted_upload_leaves_no_traceback_in_the_log(server, caplog):
     logged = "\n".join(f"{r.name}: {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert "Traceback" not in logged and "ClientDisconnect" not in logged and "Exception" not in logged, logged
     assert server.manager.counts() == queued  # no job
+
+
+def test_preview_requests_log_at_debug_and_the_rest_at_info():
+    """About 30 preview fetches a job would drown the server's log at INFO."""
+    from stylesynth.web.server import uvicorn_config
+
+    uvicorn_config(lambda scope: None, log_level="info")  # sets up uvicorn's loggers, as serve does
+    access = logging.getLogger("uvicorn.access")
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    access.addHandler(handler)
+    try:
+        for path in ("/api/jobs/Ab3_-x/preview?i=12", "/api/jobs/Ab3_-x", "/api/jobs/Ab3_-x/events"):
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+        assert [r.args[2] for r in seen] == ["/api/jobs/Ab3_-x", "/api/jobs/Ab3_-x/events"]
+        assert {r.levelname for r in seen} == {"INFO"}
+        access.setLevel(logging.DEBUG)
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/jobs/Ab3_-x/preview?i=13", "1.1", 200)
+        assert seen[-1].levelname == "DEBUG" and seen[-1].args[2].endswith("?i=13")
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(logging.INFO)

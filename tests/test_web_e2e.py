@@ -2,7 +2,8 @@
 
 Choose bundled images, start, watch the progress bar move and previews arrive, download a
 valid PNG; start a second job, reload the page mid-run (it re-attaches), and cancel it. The
-screenshot in the README (docs/web-studio.png) is taken here. Every wait is bounded.
+screenshot in the README is taken here, into a temporary folder; `STYLESYNTH_WRITE_DOCS=1
+python -m pytest tests/test_web_e2e.py` writes it to docs/web-studio.png. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PIL import Image
 from stylesynth import read_params
 from stylesynth.web import BackgroundServer, WebSettings
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, WRITE_DOCS
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -101,7 +102,9 @@ def test_paint_download_reload_and_cancel(studio, browser, tmp_path):
     assert page.get_attribute("#style-picker .thumb[data-name='starry_night.jpg']", "aria-pressed") == "true"
     assert page.get_attribute("#style-picker .thumb[data-name='the_scream.jpg']", "aria-pressed") == "false"
     assert "The Starry Night" in page.inner_text("#style-drop")
-    page.fill("#size", str(SIZE))
+    assert page.input_value("#size") == str(SIZE)  # the default, among the common sizes offered
+    assert "coarse" in page.inner_text("#size-hint")  # 96 px: the page says what it gives
+    page.select_option("#size", str(SIZE))
     page.click("#presets label:has(input[value='draft'])")
     assert page.is_disabled("#cancel") and page.get_attribute("#download", "aria-disabled") == "true"
 
@@ -125,8 +128,8 @@ def test_paint_download_reload_and_cancel(studio, browser, tmp_path):
     assert "96×72 px" in page.inner_text("#stats")
 
     page.wait_for_timeout(300)  # let the bar's transition settle
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    save_screenshot(page.screenshot(full_page=True), SCREENSHOT)
+    # Into the test's own folder; docs/web-studio.png only when asked (STYLESYNTH_WRITE_DOCS=1).
+    save_screenshot(page.screenshot(full_page=True), SCREENSHOT if WRITE_DOCS else tmp_path / SCREENSHOT.name)
 
     with page.expect_download(timeout=30_000) as info:
         page.click("#download")

@@ -8,40 +8,60 @@ parameter and the final losses; `save_image(image, path, image.info["stylesynth"
 `batch(contents, styles, output_dir, **options)` runs many transfers, here or on a Ray cluster.
 """
 
+import importlib
 import os as _os
 import signal as _signal
-import sys as _sys
+import sys
+import types
 
 
 def _interrupted_while_starting(signum, frame) -> None:
-    # Ctrl-C while the command line is still loading its modules (torch: about 2 s): nothing has
-    # started, so stop at once with the shell's status for it, one line and no traceback.
-    _sys.stderr.write("stylesynth: interrupted\n")
-    _sys.stderr.flush()
+    # Ctrl-C while the command line is still loading (torch: about 2 s): nothing has started, so
+    # stop at once with the shell's status for it, one line and no traceback.
+    sys.stderr.write("stylesynth: interrupted\n")
+    sys.stderr.flush()
     _os._exit(128 + signum)
+
+
+def loaded_for_the_command_line() -> None:
+    """The command line has loaded what it needs: Ctrl-C is the commands' own business (signals.py)."""
+    if _signal.getsignal(_signal.SIGINT) is _interrupted_while_starting:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
 # Only for the command line (`stylesynth ...`, `python -m stylesynth.cli`), never for a program
 # importing the library, and only where Ctrl-C is not ignored (a background job).
-_starting = (_os.path.basename(_sys.argv[0] if _sys.argv else "") in ("stylesynth", "-m")
-             and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler)
-if _starting:
+if (_os.path.basename(sys.argv[0] if sys.argv else "") in ("stylesynth", "-m")
+        and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
-from .version import __version__  # noqa: E402
-from .errors import InputError, StylesynthError  # noqa: E402
-from .evaluate import Score, evaluate  # noqa: E402
-from .imageio import load_image, open_image, read_params, save_image  # noqa: E402
-from .modes import dream, figure, reconstruct, texture, transfer  # noqa: E402
-from .modes.video import video  # noqa: E402
-from .nets import FeatureExtractor  # noqa: E402
-from .options import RunOptions  # noqa: E402
-from .pretrained import load_network  # noqa: E402
-from .batch import batch  # noqa: E402  the function (the package's modules: stylesynth.batch.plan, ...)
+from .version import __version__
+from .errors import InputError, StylesynthError
 
-if _starting:  # loaded: Ctrl-C is the commands' own business again (signals.py)
-    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+# The API is imported on first use (PEP 562), so that the command line's help and `stylesynth
+# layers` answer without loading torch. Where a name is also a module (`evaluate`, `batch`),
+# the function wins, as it did when everything was imported here.
+_API = {"Score": "evaluate", "evaluate": "evaluate", "load_image": "imageio", "open_image": "imageio",
+        "read_params": "imageio", "save_image": "imageio", "dream": "modes", "figure": "modes",
+        "reconstruct": "modes", "texture": "modes", "transfer": "modes", "video": "modes.video",
+        "FeatureExtractor": "nets", "RunOptions": "options", "load_network": "pretrained", "batch": "batch"}
 
-__all__ = ["__version__", "InputError", "StylesynthError", "load_image", "open_image", "read_params",
-           "save_image", "dream", "figure", "reconstruct", "texture", "transfer", "FeatureExtractor", "load_network",
-           "RunOptions", "Score", "evaluate", "video", "batch"]
+__all__ = ["__version__", "InputError", "StylesynthError", *_API]
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        # Importing the module stylesynth.evaluate (or .batch) would bind it over the function.
+        if not (name in _API and isinstance(value, types.ModuleType) and _API[name] == name):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

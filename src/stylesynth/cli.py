@@ -10,28 +10,31 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import colors, signals, weights
+from . import colors, loaded_for_the_command_line, signals, weights
 from .errors import InputError, StylesynthError
 from .flow import METHODS as FLOW_METHODS
-from .evaluate import evaluate
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
 from .modes.figures import FIGURES, figure
 from .modes.video import video
-from .nets import NETWORKS
-from .optimize import Step
+from .names import INITS, NETWORKS
 from .options import RunOptions
 from .outputs import input_paths, refuse_overwriting
-from .start import INITS
+from .pyramid import preset_help
 from .version import __version__
 from .web.settings import WebSettings
+
+if TYPE_CHECKING:
+    from .optimize import Step
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -85,9 +88,10 @@ def catalogue_option(name: str, **changes):
     return click.option(meta["flag"] or f"--{name.replace('_', '-')}", name, **settings)
 
 
-def catalogue_options(leave_out=()) -> list:
-    """The click options of every RunOptions field the command line sets, but `leave_out`."""
-    return [catalogue_option(name) for name, f in FIELDS.items()
+def catalogue_options(leave_out=(), changes: dict | None = None) -> list:
+    """The click options of every RunOptions field the command line sets, but `leave_out`;
+    `changes`: field name -> what goes over its catalogue entry."""
+    return [catalogue_option(name, **(changes or {}).get(name, {})) for name, f in FIELDS.items()
             if f.metadata["command_line"] and name not in leave_out]
 
 
@@ -110,9 +114,16 @@ def _apply(options: list, command):
     return command
 
 
-def run_options(command):
-    """The options of the Gatys modes: every RunOptions field, and the output options."""
-    return _apply([*OUTPUT_OPTIONS.values(), *catalogue_options()], command)
+def run_options(command, from_noise: bool = False):
+    """The options of the Gatys modes: every RunOptions field, and the output options.
+    `from_noise`: the mode starts from white noise, so its presets run the noise schedules."""
+    changes = {"preset": {"help": preset_help(from_noise=True)}} if from_noise else None
+    return _apply([*OUTPUT_OPTIONS.values(), *catalogue_options(changes=changes)], command)
+
+
+def noise_run_options(command):
+    """run_options of the modes that start from white noise (texture, reconstruct)."""
+    return run_options(command, from_noise=True)
 
 
 def _weighted(spec: str) -> tuple[str, float] | str:
@@ -189,7 +200,7 @@ def _exit_if_stopped(stopped: int | None, interrupted: bool, saved: str) -> None
               help="Layer(s) to match, e.g. relu2_2 or relu2_2:0.5,relu4_2:0.5.")
 @click.option("--init", default=_default(reconstruct, "init"), show_default=True,
               help="noise, or an image path to start from.")
-@run_options
+@noise_run_options
 def reconstruct_command(images, **options):
     """Reconstruct IMAGE from one layer's activations, starting from white noise (Gatys Fig. 1).
 
@@ -205,7 +216,7 @@ def reconstruct_command(images, **options):
 @click.option("--out-size", default=None, metavar="WxH", help="Output size (default: the style's).")
 @click.option("--init", default=_default(texture, "init"), show_default=True,
               help="noise, or an image path to start from.")
-@run_options
+@noise_run_options
 def texture_command(styles, **options):
     """Synthesize a texture from the Gram matrices of STYLE (Gatys Fig. 1, style rows)."""
     sources = [_weighted(s) for s in styles]
@@ -336,7 +347,8 @@ class _RayAddress(click.ParamType):
 @click.argument("contents", nargs=-1, metavar="[CONTENT]...")
 @click.option("--style", "styles", multiple=True, metavar="STYLE",
               help="A painting, repeatable (or a folder or glob of them): every photo is painted in each.")
-@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(file_okay=False),
+              metavar="DIR",
               help="Folder for the results ({content}--{style}.png) and batch.jsonl, the log of what was done.")
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
               help="Jobs from a CSV file with a header, or JSON lines: content, style, output and options "
@@ -356,7 +368,7 @@ def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpu
                   memory_limit_mb, **options):
     """Paint every photo CONTENT (files, folders, globs) in the style of every --style, or run a --manifest.
 
-    Results go to OUTPUT_DIR as {content}--{style}.png with their records; a rerun skips the
+    Results go to the -o folder as {content}--{style}.png with their records; a rerun skips the
     jobs already done. Ctrl-C stops the running jobs and keeps the finished results."""
     from .batch import batch
 
@@ -401,19 +413,16 @@ batch_command.params.extend(
 
 @cli.command("layers")
 @catalogue_option("model")
-@catalogue_option("weights_file")
+@catalogue_option("weights_file", help="Also check that this weights file (or STYLESYNTH_WEIGHTS_<NET>'s) "
+                  "fits the network: this loads it.")
 def layers_command(model, weights_file):
-    """Load a pretrained network and print its layers with their output shapes at 224 px."""
-    import torch
+    """Print a network's layers with their output shapes at 224 px (no weights needed)."""
+    from .names import layer_table
 
-    from .pretrained import load_network
-
-    net = load_network(model, device="cpu", weights=weights_file)
-    with torch.no_grad():
-        features = net(torch.rand(1, 3, 224, 224), net.layer_names)
-    for name in net.layer_names:
-        shape = "x".join(str(s) for s in features[name].shape[1:])
-        click.echo(f"{name:10s} {shape}")
+    if weights_file or os.environ.get(weights.env_var(model)):
+        weights.load_state_dict(model, weights_file)  # refuses a file of another network, in one line
+    for name, shape in layer_table(model):
+        click.echo(f"{name:10s} {'x'.join(str(s) for s in shape)}")
 
 
 @cli.group("weights")
@@ -497,7 +506,9 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The sheet (.png); its panels' parameters and losses go to the same name .json.")
 @catalogue_option("size", type=int, default=_default(figure, "size"), help="Long side of each panel in pixels.")
-@catalogue_option("preset", default=_default(figure, "preset"))
+@catalogue_option("preset", default=_default(figure, "preset"),
+                  help="Every panel's preset: texture's schedules for the panels from white noise, "
+                  "transfer's for the others (see their --help).")
 @catalogue_option("scales")
 @catalogue_option("iterations")
 @click.option("--init", type=click.Choice(list(INITS)), default=None,
@@ -521,7 +532,7 @@ def figure_command(name, content, style, output, ratios, alphas, quiet, **option
     """Render one of the papers' experiments as a labelled contact sheet (PNG) plus JSON.
 
     \b
-    layers   Gatys Fig. 1: content from conv1_1..conv5_1, style from growing layer sets
+    layers   Gatys Fig. 1: content from relu1_1..relu5_1, style from growing layer sets
     grid     Gatys Fig. 3: style layer sets (rows) by alpha/beta (columns)
     ratios   Huang & Fuh sec. 8: the alpha sweep (alpha weighs the style there)
     seeds    white noise with different seeds vs the content start
@@ -549,25 +560,37 @@ def figure_command(name, content, style, output, ratios, alphas, quiet, **option
 
 
 @cli.command("evaluate")
-@click.argument("content")
-@click.argument("style")
-@click.argument("results", nargs=-1, required=True, metavar="RESULT...")
+@click.argument("images", nargs=-1, required=True, metavar="CONTENT [STYLE] RESULT...")
+@click.option("--style", "styles", multiple=True, metavar="STYLE",
+              help="A painting to score against, repeatable (a blend's paintings, each on its own); "
+              "then every argument after CONTENT is a result.")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False), default=None,
               help="AlexNet weights file with the LPIPS layers [default: the cache's].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
-def evaluate_command(content, style, results, weights_file, as_json):
+def evaluate_command(images, styles, weights_file, as_json):
     """Score each RESULT against the photo CONTENT and the painting STYLE with the neutral judge.
 
     content: LPIPS-AlexNet to the photo (0: the photo); style: relative Gram distance over AlexNet
-    relu1..relu5 to the painting (0: the painting). Lower is better for both."""
-    scores = evaluate(content, style, *results, weights=weights_file)
+    relu1..relu5 to the painting (0: the painting). Lower is better for both. With --style (once
+    or more), each result gets a style number for each painting."""
+    from .evaluate import evaluate
+
+    content, *rest = images
+    paintings, results = (list(styles), rest) if styles else (rest[:1], rest[1:])
+    if not results:
+        raise InputError("name at least one result to evaluate: CONTENT STYLE RESULT... or "
+                         "CONTENT RESULT... --style STYLE")
+    scores = [evaluate(content, painting, *results, weights=weights_file) for painting in paintings]
+    rows = [(r, by_result[0].content, [s.style for s in by_result]) for r, *by_result in zip(results, *scores)]
     if as_json:
-        click.echo(json.dumps([{"result": r, "content": s.content, "style": s.style}
-                               for r, s in zip(results, scores)]))
+        click.echo(json.dumps([{"result": r, "content": c, "style": s[0]} if not styles else
+                               {"result": r, "content": c, "styles": dict(zip(paintings, s))}
+                               for r, c, s in rows]))
         return
     width = max(len(r) for r in results)
-    for r, s in zip(results, scores):
-        click.echo(f"{r:<{width}}  content {s.content:.3f}  style {s.style:.3f}")
+    for r, c, s in rows:
+        click.echo(f"{r:<{width}}  content {c:.3f}" + "".join(
+            f"  style {value:.3f}" + (f" ({painting})" if styles else "") for painting, value in zip(paintings, s)))
 
 
 WEB_DEFAULTS = {f.name: f.default for f in dataclasses.fields(WebSettings)
@@ -623,12 +646,19 @@ for _command in _compose_commands:
     cli.add_command(_command)
 
 
+# Commands that answer without the engine (names.py): torch is not loaded for them.
+STATIC_COMMANDS = {"layers", "weights", "serve"}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, turning library errors into one stderr line."""
     args = sys.argv[1:] if argv is None else argv
     # --debug is the group's option: only before the command (`--init --debug` is a value).
     command_at = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
     debug = "--debug" in args[:command_at]
+    if command_at < len(args) and args[command_at] not in STATIC_COMMANDS and not {"-h", "--help"} & set(args):
+        import torch  # noqa: F401  loaded while Ctrl-C still stops at once (stylesynth/__init__.py)
+    loaded_for_the_command_line()
     try:
         cli.main(args=args, prog_name="stylesynth", standalone_mode=False)
     except click.exceptions.Abort:

@@ -14,16 +14,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
 from .errors import InputError, StylesynthError
+
+if TYPE_CHECKING:  # loaded by the functions that take tensors: the command line's help does without
+    import torch
 
 # Larger images are refused before decoding: 100 MP of RGB is 300 MB as bytes
 # and 1.2 GB as a float tensor, far beyond what style transfer can use.
@@ -63,7 +66,7 @@ def open_image(source: Any) -> Image.Image:
         return _open_file(Path(source))
     if isinstance(source, Image.Image):
         return _decode("image", lambda: _to_rgb(_transposed(source)))
-    if isinstance(source, torch.Tensor):
+    if _is_tensor(source):
         t = source[0] if source.dim() == 4 and source.shape[0] == 1 else source
         if t.dim() != 3 or t.shape[0] != 3 or not t.is_floating_point():
             raise InputError(
@@ -230,10 +233,17 @@ def load_image(source: Any, size: int | None = None) -> Image.Image:
 # --------------------------------------------------------------------------- tensors
 
 
+def _is_tensor(x: Any) -> bool:
+    """A torch tensor (without importing torch: where it is not loaded, nothing is a tensor)."""
+    return "torch" in sys.modules and isinstance(x, sys.modules["torch"].Tensor)
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image -> float32 tensor of shape 1x3xHxW with values in [0, 1]."""
     if img.mode != "RGB":
         img = _to_rgb(img)
+    import torch
+
     a = np.array(img, dtype=np.uint8)  # a writable copy, as torch.from_numpy wants
     return torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
@@ -244,6 +254,8 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     Values are clamped to [0, 1], scaled by 255 and rounded half-to-even
     (torch.round), so to_pil(to_tensor(img)) gives back a uint8 image exactly.
     """
+    import torch
+
     t = t.detach()
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
@@ -288,7 +300,7 @@ def save_image(img: Any, path: str | os.PathLike, params: dict | None = None) ->
     """
     p = check_output_path(path)
     fmt = SAVE_FORMATS[p.suffix.lower()]
-    if isinstance(img, torch.Tensor):
+    if _is_tensor(img):
         img = to_pil(img)
     elif not isinstance(img, Image.Image):
         img = open_image(img)

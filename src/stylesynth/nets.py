@@ -17,19 +17,11 @@ import torch.utils.checkpoint
 from torch import nn
 
 from .errors import InputError
+from .names import ALEXNET, DEVICES, NETWORKS, POOLINGS, PRECISIONS, VGG_CONFIGS, layer_names  # noqa: F401 (re-exported)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# Channels per conv layer, "M" for a pooling layer (torchvision's configurations D and E).
-VGG_CONFIGS = {
-    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-              512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
-}
-NETWORKS = ("vgg16", "vgg19", "alexnet")
-POOLINGS = ("max", "avg")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _pool(kind: str, kernel_size: int, stride: int) -> nn.Module:
@@ -54,21 +46,16 @@ def _vgg_layers(config: list, pooling: str) -> tuple[list[str], list[nn.Module]]
 
 
 def _alexnet_layers(pooling: str) -> tuple[list[str], list[nn.Module]]:
-    names = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2",
-             "conv3", "relu3", "conv4", "relu4", "conv5", "relu5", "pool5"]
-    modules = [
-        nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(), _pool(pooling, 3, 2),
-        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), _pool(pooling, 3, 2),
-        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), _pool(pooling, 3, 2),
-    ]
+    names, modules, channels = [], [], 3
+    for name, *conv in ALEXNET:
+        names.append(name)
+        if conv:
+            out, kernel, stride, padding = conv
+            modules.append(nn.Conv2d(channels, out, kernel, stride=stride, padding=padding))
+            channels = out
+        else:
+            modules.append(nn.ReLU() if name.startswith("relu") else _pool(pooling, 3, 2))
     return names, modules
-
-
-def layer_names(arch: str) -> list[str]:
-    """All layer names of a network, input to output."""
-    return FeatureExtractor(arch).layer_names
 
 
 class FeatureExtractor(nn.Module):
@@ -190,9 +177,6 @@ def pick_device(name: str = "auto") -> torch.device:
     if name not in DEVICES:
         raise InputError(f"unknown device '{name}': choose auto, cpu, cuda or mps")
     return torch.device(name)
-
-
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 def _cpu_has_native_bf16() -> bool:

@@ -26,9 +26,9 @@ import torch
 
 from . import signals
 from .errors import InputError, StylesynthError
+from .names import OPTIMIZERS  # noqa: F401 (re-exported)
 
 Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
-OPTIMIZERS = ("lbfgs", "adam", "gd")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "gd": 0.01}
 LBFGS_FIRST_STEP = 0.003  # mean change per pixel (in [0, 1] units) of L-BFGS's first step: lbfgs_step
 LINE_SEARCH_EVALUATIONS = 10  # at most, for a step that searches its line (lbfgs_step)

@@ -11,14 +11,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
-from .nets import DEVICES, NETWORKS, POOLINGS, PRECISIONS
-from .optimize import OPTIMIZERS, Step
-from .pyramid import PRESETS, describe
+from .names import DEVICES, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS
+from .pyramid import PRESETS, preset_help
+
+if TYPE_CHECKING:  # torch is loaded by the runs, not by the command line's help
+    import torch
+
+    from .optimize import Step
 
 MAX_SIZE = 8192
 
@@ -40,7 +42,7 @@ def option(default: Any = None, help: str = "", *, kind: type | None = None, cho
 class RunOptions:
     """Settings every mode shares (the modes' own are in their signatures)."""
 
-    size: int = option(512, "Long side of the output in pixels ('original': the content's, transfer only).",
+    size: int = option(512, "Long side of the output in pixels ('original': the input image's own).",
                        kind=int, low=1, high=MAX_SIZE)
     model: str = option("vgg16", "The network.", kind=str, choices=NETWORKS, label="network")
     # Average pooling, Gatys et al.'s choice for synthesis: gradients reach every pixel of a
@@ -57,9 +59,7 @@ class RunOptions:
                             choices=OPTIMIZERS)
     precision: str = option("auto", "The network's arithmetic: auto is bfloat16 where the hardware has "
                             "it (about twice as fast), else float32.", kind=str, choices=PRECISIONS)
-    preset: str = option("fast", "Speed/quality: scales and iterations per scale ("
-                         + "; ".join(f"{name}: {describe(name)}" for name in PRESETS) + ").",
-                         kind=str, choices=tuple(PRESETS))
+    preset: str = option("fast", preset_help(), kind=str, choices=tuple(PRESETS))
     scales: int | None = option(None, "Number of coarse-to-fine scales (1: single scale) "
                                 "[default: the preset's].", kind=int, high=16)
     iterations: int | str | list[int] | None = option(

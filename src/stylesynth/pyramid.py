@@ -140,3 +140,12 @@ def describe(preset: str, from_noise: bool = False) -> str:
             f", the content weighed {PRESET_CONTENT_FACTORS[preset]:g}x"
         return f"{counts[0]} iterations, then {counts[1]} at each finer scale{firmer}"
     return f"{counts[0]} iterations, {counts[1]} at each scale up to {BASE_SIDE} px, {counts[-1]} at the finest"
+
+
+def preset_help(from_noise: bool = False) -> str:
+    """The --preset help of a mode that starts from an image (transfer) or from white noise
+    (texture, reconstruct): every preset's schedule, as scale_plan runs it."""
+    start = f"about {NOISE_BASE_SIDE} px" if from_noise else f"about {BASE_SIDE} px (at most half the output's size)"
+    return (f"Speed/quality: iterations per scale, the scales doubling from {start} to the output's: "
+            + "; ".join(f"{name}: {describe(name, from_noise)}" for name in PRESETS)
+            + f". Above {PRINT_SIDE} px each doubling halves a scale's iterations.")

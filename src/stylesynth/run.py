@@ -1,6 +1,6 @@
 """What every optimizing run shares, whatever its mode: the setup (the network, its device and
-precision, the seed, the memory plan), one progress bar with the `Step` every iteration reports,
-and the record stored with the result."""
+precision, the seed, the memory plan), the progress report (a bar on a terminal, lines in a log)
+with the `Step` every iteration reports, and the record stored with the result."""
 
 from __future__ import annotations
 
@@ -113,10 +113,95 @@ def start_run(mode: str, options: RunOptions, layers: list[str], out_size: tuple
                memory=memory, out_size=out_size)
 
 
-class Progress:
-    """One progress bar over a run's scales, and the `Step` that `options.on_step` receives.
+LINE_EVERY = 10.0  # seconds between two progress lines where no bar can be drawn
 
-    Progress counts work, not iterations: an iteration costs in proportion to its pixels. The
+
+def clock(seconds: float) -> str:
+    """12 s, 3:07, 1:02:03."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}:{seconds:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
+class Reporter:
+    """How every long command shows its progress on stderr. On a terminal: a bar with the time
+    left. Elsewhere (a log, CI, nohup, a pipe), where a bar is lost or garbled: a line every
+    LINE_EVERY seconds and a closing summary, so that a long run never looks hung. Disabled
+    (`progress=False`, the command line's --quiet): nothing.
+
+    The position is set, never summed, and kept within [0, total]: float steps that add up to
+    a hair over the total made tqdm warn and show a negative time left."""
+
+    def __init__(self, desc: str, total: float, *, enabled: bool = True, done: float = 0,
+                 counter: str = ""):
+        self.desc, self.total, self.counter, self.enabled = desc, total, counter, enabled
+        self.done = self.first = min(max(done, 0), total)
+        self.postfix = ""
+        self.terminal = enabled and sys.stderr.isatty()
+        self.started = self.last_line = time.monotonic()
+        self.bar = tqdm(total=total, initial=self.done, desc=desc, disable=not self.terminal, file=sys.stderr,
+                        dynamic_ncols=True, leave=True,
+                        bar_format="{l_bar}{bar}|" + (f" {counter}" if counter else "")
+                        + " [{elapsed}<{remaining}{postfix}]")
+
+    def update_to(self, done: float, postfix: dict[str, str] | str | None = None) -> None:
+        """Move to `done` (of `total`); `postfix`: what the run is at (a dict shows as k=v, ...)."""
+        self.done = min(max(done, 0), self.total)
+        if postfix is not None:
+            self.postfix = postfix if isinstance(postfix, str) else ", ".join(f"{k}={v}" for k, v in postfix.items())
+        if self.terminal:
+            self.bar.n = self.done
+            self.bar.set_postfix_str(self.postfix, refresh=False)
+            self.bar.update(0)  # redraws when tqdm's own interval has passed
+        elif self.enabled and time.monotonic() - self.last_line >= LINE_EVERY:
+            self.line()
+
+    def note(self, text: str) -> None:
+        """Show `text` now in place of the postfix (e.g. the tile within a long iteration)."""
+        self.postfix = text
+        if self.terminal:
+            self.bar.set_postfix_str(text, refresh=True)
+        elif self.enabled and time.monotonic() - self.last_line >= LINE_EVERY:
+            self.line()
+
+    def write(self, text: str) -> None:
+        """A message on stderr that leaves the bar whole."""
+        if self.terminal:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def line(self) -> None:
+        """One progress line: how far, how long so far, how long still, what the run is at."""
+        self.last_line = now = time.monotonic()
+        elapsed = now - self.started
+        rate = (self.done - self.first) / elapsed if elapsed > 0 else 0
+        left = f"about {clock((self.total - self.done) / rate)} left" if rate > 0 else "time left unknown"
+        counter = f" {self.counter.format(n=self.done, total=self.total)}" if self.counter else ""
+        percent = 100 * self.done / self.total if self.total else 100
+        print(f"stylesynth: {self.desc}: {percent:.0f}%{counter}, {clock(elapsed)} elapsed, {left}"
+              + (f" ({self.postfix})" if self.postfix else ""), file=sys.stderr, flush=True)
+
+    def close(self, summary: str | None = None) -> None:
+        """End the bar; without a terminal, say `summary` (what was done, in how long). Not
+        while an exception goes through (a `finally`): a failed run has its one error line."""
+        self.bar.close()
+        if self.enabled and not self.terminal and summary and sys.exc_info()[0] is None:
+            print(f"stylesynth: {self.desc}: {summary}", file=sys.stderr, flush=True)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class Progress(Reporter):
+    """The progress of a run over its scales (a Reporter), and the `Step` that `options.on_step`
+    receives.
+
+    Progress counts work, not iterations: an iteration costs in proportion to its pixels, and
+    the bar counts pixels x iterations (whole numbers: the last iteration ends it exactly). The
     Step's iteration and iterations count over all scales; `scale`/`scales` say where the run
     is, `fraction` how much of its work is done."""
 
@@ -126,32 +211,42 @@ class Progress:
         self.total_cost = sum(c * n for c, (_, n) in zip(self.cost, plan))
         self.iterations = sum(n for _, n in plan)
         self.iterations_done, self.work_done, self.evaluations = 0, 0, 0
-        self.bar = tqdm(total=100.0, desc=mode, disable=not options.progress or None, file=sys.stderr,
-                        dynamic_ncols=True, leave=True,
-                        bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
+        self.last: Step | None = None
+        super().__init__(mode, self.total_cost, enabled=options.progress)
 
     def advance(self, index: int, iterations: int) -> None:
         """Count `iterations` of scale `index` as done (also those a resumed run skips)."""
         self.iterations_done += iterations
         self.work_done += self.cost[index] * iterations
-        self.bar.update(self.cost[index] * iterations / self.total_cost * 100)
+        self.update_to(self.work_done)
 
     def at_scale(self, index: int) -> Callable[[Step], None]:
         """The optimization loop's on_step for scale `index` (0: the coarsest)."""
         def on_step(step: Step) -> None:
-            self.advance(index, 1)
-            shown = {"scale": f"{index + 1}/{len(self.plan)}", "loss": f"{step.loss:.4g}"}
-            shown.update({k: f"{v:.4g}" for k, v in step.parts.items() if "/" not in k})
-            self.bar.set_postfix(shown, refresh=False)
+            self.iterations_done += 1
+            self.work_done += self.cost[index]
+            self.last = step
+            self.update_to(self.work_done, {"scale": f"{index + 1}/{len(self.plan)}", **self._losses(step)})
             if self.on_step is not None:
                 self.on_step(dataclasses.replace(
                     step, iteration=self.iterations_done, iterations=self.iterations, scale=index + 1,
                     scales=len(self.plan), fraction=self.work_done / self.total_cost))
         return on_step
 
+    @staticmethod
+    def _losses(step: Step) -> dict[str, str]:
+        return {"loss": f"{step.loss:.4g}",
+                **{k: f"{v:.4g}" for k, v in step.parts.items() if "/" not in k}}
+
     def on_tile(self, done: int, total: int) -> None:
-        """Within an iteration evaluated tile by tile (localized.py): which tile, on the bar."""
-        self.bar.set_postfix_str(f"tile {done}/{total}", refresh=True)
+        """Within an iteration evaluated tile by tile (localized.py): which tile."""
+        self.note(f"tile {done}/{total}")
 
     def close(self) -> None:
-        self.bar.close()
+        """End the bar; without a terminal, sum the run up: time, iterations, the last losses."""
+        how = "done" if self.iterations_done >= self.iterations else "stopped"
+        summary = (f"{how} in {clock(self.elapsed)}: {self.iterations_done} of {self.iterations} iterations"
+                   f" over {len(self.plan)} scale{'s' if len(self.plan) > 1 else ''}")
+        if self.last is not None:
+            summary += ", " + ", ".join(f"{k} {v}" for k, v in self._losses(self.last).items())
+        super().close(summary)

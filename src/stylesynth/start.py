@@ -8,12 +8,12 @@ from PIL import Image
 
 from . import colors
 from .errors import InputError
+from .names import INITS  # noqa: F401 (re-exported)
 from .imageio import to_tensor
 from .nets import IMAGENET_MEAN
 
 NOISE_STD = 0.05
 DETAIL_NOISE_STD = 0.03  # white noise added where a transfer's scale is upsampled: next_scale_start
-INITS = ("palette", "content", "noise", "style")  # start images by name (or an image of one's own)
 
 
 def output_size(image: Image.Image, size: int) -> tuple[int, int]:

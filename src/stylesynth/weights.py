@@ -40,11 +40,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from .errors import InputError, StylesynthError
-from .nets import FeatureExtractor
+
+if TYPE_CHECKING:  # loaded where weights are read or written: `weights list` and the help do without
+    import torch
 
 TORCHVISION_FILES = {
     "vgg16": "vgg16-397923af.pth",
@@ -139,6 +142,8 @@ def _store(arch: str, state: dict[str, torch.Tensor]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{arch}-", suffix=".tmp", dir=directory)
     os.close(fd)
+    import torch
+
     try:
         torch.save({k: v.contiguous() for k, v in state.items()}, tmp)
         target = directory / f"{arch}-{sha256_of(Path(tmp))[:8]}.pth"
@@ -155,6 +160,8 @@ def _store(arch: str, state: dict[str, torch.Tensor]) -> Path:
 
 
 def _read_torch_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file; its advice to unpickle
@@ -170,6 +177,10 @@ def _read_torch_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
 
 
 def _check_shapes(state: dict, arch: str, origin: str) -> None:
+    import torch
+
+    from .nets import FeatureExtractor
+
     expected = FeatureExtractor(arch).features.state_dict()
     for key, tensor in expected.items():
         got = state.get(f"features.{key}")
@@ -277,6 +288,8 @@ def read_lpips_checkpoint(data: bytes) -> dict:
 
 def convert_lpips(arch: str, params: dict) -> dict[str, torch.Tensor]:
     """flax params (HWIO kernels) to a torchvision-layout state dict (OIHW), plus LPIPS layers."""
+    import torch
+
     net = params["VGG16_0" if arch == "vgg16" else "AlexNet_0"]
     state = {}
     for k, index in enumerate(CONV_INDICES[arch]):

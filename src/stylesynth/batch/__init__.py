@@ -10,14 +10,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from tqdm import tqdm
-
 from .. import signals
 from ..errors import InputError
+from ..run import Reporter
 from . import backends
 from .plan import LOG_NAME, Job, jobs_from_manifest, jobs_from_paths, output_name
 from .run import Settings, is_done, write
@@ -82,8 +80,8 @@ def batch(contents: Iterable[str | os.PathLike] = (), styles: Iterable[str | os.
                             "line": job.line, "status": "skipped"}
         else:
             todo.append((index, job))
-    bar = tqdm(total=len(planned), initial=len(lines), unit="job", desc="batch", disable=not progress or None,
-               dynamic_ncols=True, smoothing=0.1)
+    bar = Reporter("batch", len(planned), enabled=progress, done=len(lines), counter="{n:.0f}/{total} jobs")
+    finished = len(lines)
     for index in sorted(lines):
         if on_result:
             on_result(lines[index])
@@ -92,10 +90,12 @@ def batch(contents: Iterable[str | os.PathLike] = (), styles: Iterable[str | os.
     def report(job: Job, result: dict[str, Any]) -> None:
         line = write(job, result, out)
         lines[index_of[job.output]] = line
+        nonlocal finished
         if result["status"] != "cancelled":
-            bar.update(1)
+            finished += 1
+            bar.update_to(finished)
         if result["status"] == "failed":
-            bar.write(f"stylesynth: job failed: {job.name}: {result['error']}", file=sys.stderr)
+            bar.write(f"stylesynth: job failed: {job.name}: {result['error']}")
         if on_result:
             on_result(line)
 

@@ -23,18 +23,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
 from PIL import Image
 
 from ..errors import InputError
 from ..imageio import open_image, to_pil, to_tensor
-from ..nets import layer_names
-from ..optimize import Step, optimize
+from ..names import layer_names
 from ..options import from_keywords
-from ..run import Progress, start_run
-from ..start import output_size, resize
-from .inputs import source_names
+from .inputs import original_size, source_names
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..optimize import Step
 
 DEFAULT_LAYER = "conv4_3"
 # Options of RunOptions that mean nothing here (dream always ascends with plain gradient steps
@@ -68,10 +70,17 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     smallest up, with `iterations` gradient-ascent steps of size `step` (pixels, on a 0..1
     scale, after dividing the gradient by its mean magnitude) each; every step sees the image
     rolled by up to `jitter` px in x and y (seeded). The output has the input's aspect ratio
-    and long side `size`. Other options (size, model, pooling, device, seed, progress ...):
+    and long side `size` ("original": the input's). Other options (size, model, pooling, device, seed, progress ...):
     `RunOptions`, but those in NOT_FOR_DREAM. The record in `info["stylesynth"]` holds the
     parameters and the mean activation before and after.
     """
+    import torch  # the engine, loaded by a run, not by the help
+    import torch.nn.functional as F
+
+    from ..optimize import optimize
+    from ..run import Progress, start_run
+    from ..start import output_size, resize
+
     for name, value in options.items():
         if name in NOT_FOR_DREAM and value not in (None, False, "gd"):  # False: also 0, 0.0
             raise InputError(f"dream does not take {name}: {NOT_FOR_DREAM[name]}")
@@ -80,16 +89,16 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     _check_number("step", step, minimum=0, strict=True)
     _check_number("iterations", iterations, minimum=1, integer=True)
     _check_number("jitter", jitter, minimum=0, integer=True)
-    opts = from_keywords({**options, "iterations": iterations, "optimizer": "gd"})
+    if image is None:
+        raise InputError("no image given to dream on")
+    source = open_image(image)
+    opts = from_keywords(original_size({**options, "iterations": iterations, "optimizer": "gd"}, source))
     names = layer_names(opts.model)
     if not isinstance(layer, str) or layer not in names:
         raise InputError(f"unknown layer {layer!r} for {opts.model}: valid layers are {', '.join(names)}")
     if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int)):
         raise InputError(f"channel must be a whole number, got {channel!r}")
 
-    if image is None:
-        raise InputError("no image given to dream on")
-    source = open_image(image)
     out_size = output_size(source, opts.size)
     run = start_run("dream", opts, [layer], out_size)
     net = run.net

@@ -35,14 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PIL import Image, ImageDraw, ImageFont
-from tqdm import tqdm
 
 from ..errors import InputError, StylesynthError
 from ..imageio import open_image, to_tensor
-from ..nets import POOLINGS
-from ..objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, POOLINGS
 from ..options import from_keywords, renamed
-from ..start import INITS, output_size
 from .inputs import source_names
 from .reconstruct import reconstruct
 from .texture import texture
@@ -96,6 +93,8 @@ def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str 
         raise InputError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
     options = {"size": size, "preset": preset, "seed": seed, **renamed(options)}
     from_keywords(dict(options, progress=False))  # check every option before any work
+    from ..start import output_size  # the engine, loaded by a run, not by the help
+
     photo, painting = open_image(content), open_image(style)
     panel_size = output_size(photo, size)
     title, rows = PLANS[name](photo=photo, painting=painting, panel_size=panel_size, init=init,
@@ -121,17 +120,17 @@ def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str 
 
 def _render_panels(name: str, rows: list[list[Panel]], options: dict, progress: bool) -> bool:
     """Compute every result panel in order, with one progress bar (and ETA) over the sheet."""
+    from ..run import Reporter, clock
+
     todo = [p for row in rows for p in row if p.make is not None]
-    bar = tqdm(total=len(todo), desc=f"figure {name}", disable=not progress or None, file=sys.stderr,
-               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.1f}/{total} panels "
-               "[{elapsed}<{remaining}{postfix}]")
+    bar = Reporter(f"figure {name}", len(todo), enabled=progress, counter="{n:.1f}/{total} panels")
+    done = 0
     try:
         for index, panel in enumerate(todo):
-            bar.set_postfix_str(f"panel {index + 1}/{len(todo)}: {' '.join(panel.caption)}", refresh=False)
+            bar.update_to(index, f"panel {index + 1}/{len(todo)}: {' '.join(panel.caption)}")
 
             def on_step(step, index=index) -> None:
-                bar.n = index + step.fraction
-                bar.refresh()
+                bar.update_to(index + step.fraction)
 
             try:
                 panel.image = panel.make(**{**options, "progress": False, "on_step": on_step})
@@ -139,12 +138,12 @@ def _render_panels(name: str, rows: list[list[Panel]], options: dict, progress: 
                 return True
             if panel.measure is not None:
                 panel.settings.update(panel.measure(panel.image))
-            bar.n = index + 1
-            bar.refresh()
+            bar.update_to(index + 1)
             if panel.image.info["stylesynth"]["interrupted"]:
                 return True
+            done += 1
     finally:
-        bar.close()
+        bar.close(f"{done} of {len(todo)} panels in {clock(bar.elapsed)}")
     return False
 
 

@@ -9,8 +9,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..imageio import open_image
-from ..objective import normalize_blend
-from ..start import INITS
+from ..names import INITS
 
 
 def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
@@ -25,6 +24,8 @@ def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
         items.append((open_image(source), float(weight)))
     if not items:
         raise InputError(f"no {what} image given")
+    from ..objective import normalize_blend  # torch: loaded by a run, not by the help
+
     return normalize_blend(items, what)
 
 
@@ -52,3 +53,9 @@ def source_names(sources: Any) -> Any:
     if _is_pair(sources):
         return [source_names(sources[0]), sources[1]]
     return str(sources) if isinstance(sources, (str, os.PathLike)) else type(sources).__name__
+
+
+def original_size(options: dict[str, Any], image: Image.Image) -> dict[str, Any]:
+    """`options` with size="original" read as `image`'s long side (the mode's own input:
+    reconstruct's photo, texture's painting, dream's image)."""
+    return {**options, "size": max(image.size)} if options.get("size") == "original" else options

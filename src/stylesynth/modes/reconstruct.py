@@ -6,11 +6,8 @@ from typing import Any
 
 from PIL import Image
 
-from ..objective import LossWeights, parse_layers
 from ..options import from_keywords
-from ..start import output_size
-from ..synthesis import synthesize
-from .inputs import init_spec, source_names, weighted_images
+from .inputs import init_spec, original_size, source_names, weighted_images
 
 DEFAULT_LAYER = "relu4_2"
 
@@ -21,10 +18,15 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAU
 
     `image` may be a path, PIL image or tensor, or several as [(source, weight), ...], whose
     activations are blended (weighted inversion, Phon-Amnuaisuk Eq. 5). `layer` may name
-    several layers with weights ("relu2_2:0.5,relu4_2:0.5"). Other options: `RunOptions`.
+    several layers with weights ("relu2_2:0.5,relu4_2:0.5"). `size="original"` keeps the (first)
+    image's resolution. Other options: `RunOptions`.
     """
-    opts = from_keywords(options)
+    from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
+    from ..start import output_size
+    from ..synthesis import synthesize
+
     images = weighted_images(image, "content")
+    opts = from_keywords(original_size(options, images[0][0]))
     return synthesize(
         mode="reconstruct", out_size=output_size(images[0][0], opts.size), options=opts,
         loss_weights=LossWeights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,

@@ -7,11 +7,9 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..objective import DEFAULT_STYLE_LAYERS, LossWeights, parse_layers
+from ..names import DEFAULT_STYLE_LAYERS
 from ..options import MAX_SIZE, from_keywords
-from ..start import output_size
-from ..synthesis import synthesize
-from .inputs import init_spec, source_names, weighted_images
+from .inputs import init_spec, original_size, source_names, weighted_images
 
 
 def parse_out_size(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -35,11 +33,16 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     """Synthesize a texture with the Gram statistics of `style` (Eq. 3-5).
 
     `size` (long side) sets the scale the style image is seen at; `out_size` ("WxH") the
-    output's size, which may differ from the source's (default: the style image at `size`).
+    output's size, which may differ from the source's (default: the style image at `size`;
+    `size="original"`: the (first) style image as it is).
     Several styles as [(source, weight), ...] blend their Gram matrices.
     """
-    opts = from_keywords(options)
+    from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
+    from ..start import output_size
+    from ..synthesis import synthesize
+
     images = weighted_images(style, "style")
+    opts = from_keywords(original_size(options, images[0][0]))
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)
     return synthesize(
         mode="texture", out_size=size, options=opts,

@@ -10,11 +10,8 @@ from PIL import Image
 from .. import colors
 from ..errors import InputError
 from ..imageio import to_tensor
-from ..masks import region_masks
-from ..objective import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, LossWeights, parse_layers
+from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS
 from ..options import from_keywords
-from ..start import output_size
-from ..synthesis import synthesize
 from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
 
@@ -48,6 +45,11 @@ def transfer(content: Any, style: Any, *,
     the exact output size, cropping (`fit="crop"`) or padding (`fit="pad"`) the content to its
     shape. Other options: `RunOptions`.
     """
+    from ..masks import region_masks  # the engine, loaded by a run, not by the help
+    from ..objective import LossWeights, parse_layers
+    from ..start import output_size
+    from ..synthesis import synthesize
+
     if options.get("size") == "original":
         options["size"] = None
     contents = weighted_images(content, "content")

@@ -22,26 +22,28 @@ import hashlib
 import json
 import math
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image
-from tqdm import tqdm
 
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
-from ..optimize import Step
 from ..outputs import input_paths, inside, refuse_overwriting
-from ..start import output_size
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
 from .transfer import transfer
+
+if TYPE_CHECKING:  # the engine, loaded by a run, not by the command line's help
+    import torch
+
+    from ..optimize import Step
 
 # Chosen with bench/video.py (docs in the README): the temporal term against the warped frame,
 # and the iterations of every frame after the first.
@@ -60,6 +62,8 @@ def temporal_loss(warped: torch.Tensor, mask: torch.Tensor, weight: float
                   ) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]:
     """The temporal term for `synthesize` (RunOptions.extra_loss): weight * mean(c (x - w)^2)
     over pixels and channels, `warped` (1x3xHxW) and `mask` (1x1xHxW) resized to each scale."""
+    import torch
+
     def term(image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         w, c = warped.to(image.device), mask.to(image.device)
         if w.shape[-2:] != image.shape[-2:]:
@@ -142,6 +146,9 @@ def video(input: Any, style: Any, output: str | Path, *,
     seconds per frame after the first, whether it was interrupted (a stop signal ends it after
     the current step; the unfinished frame is dropped and `resume=True` redoes it).
     """
+    from ..run import Reporter, clock  # the engine, loaded by a run, not by the help
+    from ..start import output_size
+
     for name in _NOT_FOR_VIDEO:
         if name in options:
             raise InputError(f"option {name} does not apply to a video")
@@ -176,9 +183,7 @@ def video(input: Any, style: Any, output: str | Path, *,
               "fingerprint": fingerprint, "resumed_from": done}
     write_json(folder / RECORD, {**record, "finished": done})
 
-    bar = tqdm(total=source.count, initial=done, desc="video", unit="frame", file=sys.stderr,
-               disable=not progress or None, dynamic_ncols=True, smoothing=0.5,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}{postfix}]")
+    bar = Reporter("video", source.count, enabled=progress, done=done, counter="{n:.1f}/{total} frames")
     seconds: list[tuple[int, float]] = []  # (frame index, seconds) of the frames done here
     interrupted = False
     warning = None
@@ -193,11 +198,9 @@ def video(input: Any, style: Any, output: str | Path, *,
             if previous_result is None and index > 0 and not independent:
                 previous_result = Image.open(folder / FRAME_NAME.format(index)).convert("RGB")
             began = time.perf_counter()
-            shown = {"fraction": 0.0}
 
-            def on_step(step: Step, shown=shown) -> None:
-                bar.update(step.fraction - shown["fraction"])
-                shown["fraction"] = step.fraction
+            def on_step(step: Step, index=index) -> None:
+                bar.update_to(index + step.fraction)
                 if user_step is not None:
                     user_step(step)
 
@@ -218,8 +221,7 @@ def video(input: Any, style: Any, output: str | Path, *,
             save_image(result, folder / FRAME_NAME.format(index + 1),
                        {**info, "frame": index + 1, "video": str(out)})
             seconds.append((index, time.perf_counter() - began))
-            bar.update(1 - shown["fraction"])
-            bar.set_postfix({"s/frame": f"{seconds[-1][1]:.1f}"}, refresh=False)
+            bar.update_to(index + 1, {"s/frame": f"{seconds[-1][1]:.1f}"})
             write_json(folder / RECORD, {**record, "finished": index + 1})
             if on_frame is not None:
                 on_frame(index, source.count, result)
@@ -228,7 +230,8 @@ def video(input: Any, style: Any, output: str | Path, *,
                 interrupted = index + 1 < source.count
                 break
     finally:
-        bar.close()
+        bar.close(f"{len(seconds)} frames in {clock(bar.elapsed)}"
+                  + (f", the last {seconds[-1][1]:.1f} s" if seconds else ""))
     finished = _finished(folder, source.count)
     record.update(finished=finished, interrupted=interrupted, warning=warning,
                   seconds=round(sum(s for _, s in seconds), 3),
@@ -262,6 +265,8 @@ def _warm_start(frame: Image.Image, previous_frame: Image.Image, previous_result
         start = colors.luminance_image(start)
         target = np.asarray(colors.luminance_image(Image.fromarray((warped * 255).round().astype(np.uint8))),
                             dtype=np.float32) / 255
+    import torch
+
     target = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).permute(2, 0, 1)[None]
     return start, temporal_loss(target, torch.from_numpy(mask)[None, None], weight)
 

@@ -61,7 +61,7 @@ from ..pyramid import describe
 from ..version import __version__
 from .jobs import TERMINAL, JobManager, JobSpec, QueueFull
 from .jobs import Settings as JobSettings
-from .settings import HOST_PATTERN, LOOPBACK, MIN_SIZE, RUN_OPTIONS, WebSettings
+from .settings import COMMON_SIZES, HOST_PATTERN, LOOPBACK, MIN_SIZE, RUN_OPTIONS, SMALL_SIZE, WebSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -403,6 +403,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def config(request: Request) -> Response:
+        default_size = min(settings.default_size, settings.max_size)
         return JSONResponse({
             "version": __version__,
             "presets": settings.presets,
@@ -410,8 +411,10 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             "preset_labels": {name: describe(name) if settings.engine_presets() else f"{n} iterations"
                               for name, n in settings.presets.items()},
             "default_preset": settings.default_preset,
-            "size": {"min": MIN_SIZE, "max": settings.max_size,
-                     "default": min(settings.default_size, settings.max_size)},
+            "size": {"min": MIN_SIZE, "max": settings.max_size, "default": default_size,
+                     "common": sorted({s for s in COMMON_SIZES if s <= settings.max_size}
+                                      | {default_size, settings.max_size}),
+                     "small": SMALL_SIZE},
             "ratio": {"default": DEFAULT_RATIO},
             "max_iterations": settings.max_iterations,
             "max_upload_bytes": settings.max_upload_bytes,

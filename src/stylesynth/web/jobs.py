@@ -335,6 +335,10 @@ class JobManager:
                 raise JobCancelled
             record = dict(image.info["stylesynth"])
             record["inputs"] = spec.inputs
+            # The engine saw images, not files: name them as the command line's record would.
+            names = [entry["name"] for entry in spec.inputs["styles"]]
+            record["content"] = spec.inputs["content"]["name"]
+            record["style"] = names[0] if len(names) == 1 else [[n, w] for n, (_, w) in zip(names, spec.styles)]
             assert self.root is not None
             folder = self.root / job.id  # the id is ours (secrets), never a client's string
             folder.mkdir(mode=0o700)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 import threading
 import time
@@ -12,13 +14,45 @@ from .app import create_app
 from .settings import WebSettings
 
 
+PREVIEW_PATH = re.compile(r"/api/jobs/[^/]+/preview")
+
+
+class PreviewsAtDebug(logging.Filter):
+    """The page fetches a preview every few iterations (about 30 a job): uvicorn's access log
+    has those requests at DEBUG, not INFO, so that the log at INFO shows the jobs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) >= 3 and PREVIEW_PATH.fullmatch(str(args[2]).partition("?")[0]):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def uvicorn_config(app, **options: Any):
+    """uvicorn's Config for the studio (it sets up uvicorn's loggers), with PreviewsAtDebug."""
+    import uvicorn
+
+    config = uvicorn.Config(app, **options)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PreviewsAtDebug) for f in access.filters):
+        access.addFilter(PreviewsAtDebug())
+    return config
+
+
 def serve(settings: WebSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the studio with uvicorn until interrupted (Ctrl-C)."""
     import uvicorn
 
-    app = create_app(settings)
     # Open event streams end within this many seconds of Ctrl-C, so shutdown never hangs.
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
+    server = uvicorn.Server(uvicorn_config(create_app(settings), host=host, port=port, log_level="info",
+                                           timeout_graceful_shutdown=3))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:  # e.g. the port is taken: uvicorn has logged why
+        raise StylesynthError(f"the studio could not listen on {host}:{port}")
 
 
 class BackgroundServer:
@@ -38,7 +72,7 @@ class BackgroundServer:
         self.socket.bind((host, 0))
         self.port = self.socket.getsockname()[1]
         options = {"log_level": "warning", "timeout_graceful_shutdown": 2, **uvicorn_options}
-        self.server = uvicorn.Server(uvicorn.Config(self.app, **options))
+        self.server = uvicorn.Server(uvicorn_config(self.app, **options))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
                                        name="stylesynth-web", daemon=True)
 

@@ -14,6 +14,10 @@ from ..options import MAX_SIZE
 from ..pyramid import PRESETS
 
 MIN_SIZE = 64
+# The sizes the page offers (within the server's max_size, with its default): a picture at 384 or
+# 512 px, a print above. Below 256 px the strokes blur: the page says so (SMALL_SIZE).
+COMMON_SIZES = (256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
+SMALL_SIZE = 256
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 HOST_PATTERN = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?")
 # The engine's presets the page offers, by iterations at the first scale (where most of the

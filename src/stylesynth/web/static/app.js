@@ -145,12 +145,24 @@ function setupSettings() {
   strength.addEventListener("input", showStrength);
   showStrength();
 
+  // The common sizes, one pick each (a slider over 64-4096 px put them all at its left end).
   const size = $("#size");
-  size.min = cfg.size.min;
-  size.max = cfg.size.max;
-  size.value = cfg.size.default;
-  const showSize = () => { $("#size-out").textContent = `${size.value} px`; };
-  size.addEventListener("input", showSize);
+  for (const px of cfg.size.common) {
+    const option = document.createElement("option");
+    option.value = String(px);
+    option.textContent = `${px} px` + (px === cfg.size.default ? " (default)" : "")
+      + (px < cfg.size.small ? " · a sketch" : px >= 2048 ? " · a print, minutes" : "");
+    size.append(option);
+  }
+  size.value = String(cfg.size.default);
+  const showSize = () => {
+    const px = Number(size.value);
+    $("#size-hint").textContent = px <= cfg.size.small
+      ? `At ${px} px and below the strokes are coarse and blur: a quick look, not the picture.`
+      : px >= 2048 ? "Print sizes take minutes on a CPU (tile by tile when memory is short)."
+      : "";
+  };
+  size.addEventListener("change", showSize);
   showSize();
 
   const presets = $("#presets");
