@@ -20,6 +20,10 @@ from .errors import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Caffe's VGG input (the original VGG19, jcjohnson/neural-style): BGR in 0..255 less this mean
+# pixel (B, G, R). weights.caffe_to_engine converts such weights to the input above.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+CAFFE_RANGE = 255.0
 
 # Channels per conv layer, "M" for a pooling layer (torchvision's configurations D and E).
 VGG_CONFIGS = {

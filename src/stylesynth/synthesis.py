@@ -18,7 +18,8 @@ from .errors import InputError
 from .imageio import to_pil
 from .localized import LocalizedObjective
 from .memory import MemoryPlan
-from .objective import CONTENT_SCALE, GatysObjective, LossWeights, Region, content_targets
+from .classic import PRESET as CLASSIC
+from .objective import RELATIVE, SQUARED, GatysObjective, LossWeights, Region, content_targets
 from .optimize import optimize
 from .options import RunOptions
 from .pyramid import content_factor, scale_plan
@@ -53,6 +54,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     if min(out_size) < run.minimum:
         raise InputError(f"the output would be {out_size[0]}x{out_size[1]} px, too small for layer "
                          f"{run.deepest} (it needs {run.minimum} px a side): use a larger --size")
+    form = SQUARED if options.preset == CLASSIC else RELATIVE  # neural-style's terms, or ours
     plan = scale_plan(out_size, run.minimum, preset=options.preset, scales=options.scales,
                       iterations=options.iterations, from_noise=isinstance(init, str) and init == "noise")
 
@@ -79,7 +81,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
                                    content_targets(run.net, content_t, content_layers, memory.tile)
                                    if content_layers else None,
                                    global_style, regions, extra=options.extra_loss,
-                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype)
+                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype, form=form)
         return LocalizedObjective(objective, memory.tile, on_tile=progress.on_tile) if memory.tile else objective
 
     def save_state(index: int):
@@ -132,7 +134,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
         "content_layers": content_layers, "style_layers": style_layers,
         "content_weight": loss_weights.content, "style_weight": loss_weights.style,
         "tv_weight": loss_weights.tv,
-        "content_scale": CONTENT_SCALE, "style_scale": style_scale,
+        "content_scale": form.content_scale, "style_scale": style_scale,
+        "losses_form": "squared" if form is SQUARED else "relative",
     }, progress, losses={"total": result.loss, **result.parts}, interrupted=result.interrupted,
         warning=result.warning)
     output.info["stylesynth_history"] = result.history

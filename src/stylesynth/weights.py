@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, StylesynthError
-from .nets import IMAGENET_MEAN, IMAGENET_STD, FeatureExtractor
+from .nets import CAFFE_MEAN_BGR, CAFFE_RANGE, IMAGENET_MEAN, IMAGENET_STD, FeatureExtractor
 
 TORCHVISION_FILES = {
     "vgg16": "vgg16-397923af.pth",
