@@ -57,13 +57,15 @@ def main() -> None:
                                 "--threads", "2", "--seed", "0", "--snapshot-every", "50",
                                 "--quiet", "--json"], check=True, stdout=record)
             print(f"{painting}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-        snapshots = sorted(args.out.glob(f"{painting}.iter*.png"))
+        record = json.loads(record_path.read_text()) if record_path.exists() and record_path.stat().st_size else {}
+        # the last snapshot is the result itself when the count is a multiple of 50
+        snapshots = [p for p in sorted(args.out.glob(f"{painting}.iter*.png"))
+                     if not (result.exists() and p.name == f"{painting}.iter{record.get('iterations', -1):04d}.png")]
         images = snapshots + ([result] if result.exists() else [])
         if not images:
             continue
         scores = judge(painting, images + [SHARED / "anchor" / anchor])
         published = scores.pop()
-        record = json.loads(record_path.read_text()) if record_path.exists() and record_path.stat().st_size else {}
         for image, score in zip(images, scores):
             match = re.search(r"\.iter(\d+)\.png$", image.name)
             iterations = int(match.group(1)) if match else record.get("iterations")
