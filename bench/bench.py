@@ -192,9 +192,9 @@ def main() -> None:
                       f"{r['matmul_gflops']:.1f} GFLOP/s; efficiency {r['efficiency']:.0%}", flush=True)
     if "classic" in sections:
         # The reference recipe as jcjohnson/neural-style runs it: float32 throughout.
-        results["classic"] = run_transfer(preset="classic", precision="float32")
+        results["classic"] = run_transfer(preset="single", precision="float32")
         c = results["classic"]
-        print(f"2. classic (1 scale, L-BFGS, content init, 500 evaluations): {c['wall_seconds']:.1f} s, "
+        print(f"2. one scale (preset single: L-BFGS, content init, 500 evaluations): {c['wall_seconds']:.1f} s, "
               f"objective at 512 px {c['objective_512']:.4g}", flush=True)
     if "presets" in sections:
         results["presets"] = {}

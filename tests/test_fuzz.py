@@ -215,7 +215,7 @@ OUTPUTS = st.one_of(_num("out.png", "out.jpg", "out.webp", "out.gif", "out", "mi
                          ".png", "out.PNG"), GARBAGE.map(lambda s: s + ".png"))
 
 SHARED = {
-    "--size": SIZE, "--preset": st.one_of(_num("draft", "fast", "quality", "classic"), GARBAGE),
+    "--size": SIZE, "--preset": st.one_of(_num("draft", "fast", "quality", "single", "classic"), GARBAGE),
     "--scales": INTS, "--iterations": st.one_of(INTS, st.lists(st.integers(-1, 5).map(str), max_size=5)
                                                .map(",".join)),
     "--optimizer": st.one_of(_num("lbfgs", "adam", "gd"), GARBAGE), "--lr": FLOATS, "--seed": INTS,

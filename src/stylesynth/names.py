@@ -22,7 +22,15 @@ POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 OPTIMIZERS = ("lbfgs", "adam", "gd")
-INITS = ("palette", "content", "noise", "style")  # start images by name (or an image of one's own)
+# Start images by name (or an image of one's own); "neural-style" is the classic recipe's.
+INITS = ("palette", "content", "noise", "style", "neural-style")
+# The engine's input: RGB in [0, 1], normalized inside FeatureExtractor by ImageNet's statistics.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Caffe's VGG input (the original VGG19, jcjohnson/neural-style): BGR in 0..255 less this mean
+# pixel (B, G, R). weights.caffe_to_engine converts such weights to the input above.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+CAFFE_RANGE = 255.0
 
 # The paper's layers are Caffe blobs, whose ReLUs work in place: its "conv4_2" is our relu4_2.
 DEFAULT_CONTENT_LAYERS = "relu4_2"

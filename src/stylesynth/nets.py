@@ -17,10 +17,8 @@ import torch.utils.checkpoint
 from torch import nn
 
 from .errors import InputError
-from .names import ALEXNET, DEVICES, NETWORKS, POOLINGS, PRECISIONS, VGG_CONFIGS, layer_names  # noqa: F401 (re-exported)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .names import (ALEXNET, CAFFE_MEAN_BGR, CAFFE_RANGE, DEVICES, IMAGENET_MEAN, IMAGENET_STD,  # noqa: F401 (re-exported)
+                    NETWORKS, POOLINGS, PRECISIONS, VGG_CONFIGS, layer_names)
 
 
 

@@ -15,7 +15,8 @@ import torch
 
 from .errors import InputError
 from .localized import tiled_grams, tiled_maps
-from .losses import ContentLoss, GuidedStyleLoss, StyleLoss, TVLoss, gram_matrix
+from .losses import (ContentLoss, GuidedStyleLoss, SquaredContentLoss, SquaredStyleLoss, SquaredTVLoss,
+                     StyleLoss, TVLoss, gram_matrix)
 from .names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS  # noqa: F401 (re-exported)
 from .nets import FeatureExtractor
 
@@ -110,6 +111,23 @@ class LossWeights:
 Weights = LossWeights  # the name of the Python API before 0.2
 
 
+@dataclass(frozen=True)
+class LossForm:
+    """Which terms Eq. 7 is made of (losses.py), and the factor the content weight is in."""
+
+    content: type
+    style: type
+    tv: type
+    content_scale: float
+    guided: bool  # region masks (GuidedStyleLoss) are defined for this form
+
+
+# The engine's relative terms; jcjohnson/neural-style's squared errors (the `classic` preset),
+# whose weights are neural-style's own (content 5, style 100, TV 1e-3).
+RELATIVE = LossForm(ContentLoss, StyleLoss, TVLoss, CONTENT_SCALE, guided=True)
+SQUARED = LossForm(SquaredContentLoss, SquaredStyleLoss, SquaredTVLoss, 1.0, guided=False)
+
+
 class LayerTarget(NamedTuple):
     """What one layer's term matches: its weight w_l and the target (activations or a Gram matrix)."""
 
@@ -134,19 +152,22 @@ class GatysObjective:
     def __init__(self, net: FeatureExtractor, loss_weights: LossWeights,
                  content_targets: Targets | None = None, style_targets: Targets | None = None,
                  regions: list[Region] | None = None, extra: Extra | None = None, *,
-                 checkpoint_until: str | None = None, dtype: torch.dtype | None = None, wrap: bool = False):
+                 checkpoint_until: str | None = None, dtype: torch.dtype | None = None,
+                 form: LossForm = RELATIVE, wrap: bool = False):
         """`regions`: each matches its own style (guided Gram matrices) instead of one style
         everywhere. `extra`: a further term, image -> (weighted scalar tensor, {name: value}),
         added as it is (video's temporal loss). `checkpoint_until`: see FeatureExtractor.forward;
-        `dtype`: the convolutions' precision (None: float32); `wrap`: the image is periodic
-        (FeatureExtractor.forward), for a texture without a frame."""
-        self.net, self.loss_weights, self.extra, self.wrap = net, loss_weights, extra, wrap
+        `dtype`: the convolutions' precision (None: float32); `form`: the terms (RELATIVE, SQUARED);
+        `wrap`: the image is periodic (FeatureExtractor.forward), for a texture without a frame."""
+        if regions and not form.guided:
+            raise InputError("region masks are not part of the classic recipe: use another preset")
+        self.net, self.loss_weights, self.extra, self.form, self.wrap = net, loss_weights, extra, form, wrap
         self.checkpoint_until, self.dtype = checkpoint_until, dtype
-        self.content = {name: (w, ContentLoss(t)) for name, (w, t) in (content_targets or {}).items()}
-        self.style = {name: (w, StyleLoss(g)) for name, (w, g) in (style_targets or {}).items()}
+        self.content = {name: (w, form.content(t)) for name, (w, t) in (content_targets or {}).items()}
+        self.style = {name: (w, form.style(g)) for name, (w, g) in (style_targets or {}).items()}
         self.regions = [{name: (w, GuidedStyleLoss(g, region.mask)) for name, (w, g) in region.targets.items()}
                         for region in regions or []]
-        self.tv = TVLoss()
+        self.tv = form.tv()
         style_layers = set(self.style).union(*[set(r) for r in self.regions])
         self.layers = sorted(set(self.content) | style_layers, key=net.layer_names.index)
 
@@ -177,7 +198,7 @@ class GatysObjective:
                 parts[f"style{k}/{name}"] = value.item()
                 style_sum = style_sum + self.regions[k - 1][name][0] * value
         if self.content:
-            total = total + self.loss_weights.content * CONTENT_SCALE * content_sum
+            total = total + self.loss_weights.content * self.form.content_scale * content_sum
             parts["content"] = content_sum.item()
         if self.style or self.regions:
             total = total + self.loss_weights.style * style_sum

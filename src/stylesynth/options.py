@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import classic
 from .errors import InputError
 from .names import DEVICES, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS
 from .pyramid import PRESETS, preset_help
@@ -147,8 +148,13 @@ def renamed(options: dict) -> dict:
 
 
 def from_keywords(options: dict) -> RunOptions:
-    """Keyword options to checked RunOptions, refusing unknown names with the list of known ones."""
+    """Keyword options to checked RunOptions, refusing unknown names with the list of known ones.
+    The classic preset's network, pooling, precision, TV weight and size (classic.py) replace
+    options left at their defaults."""
     options = renamed(options)
+    if options.get("preset") == classic.PRESET:
+        options = classic.fill(options, classic.OPTIONS,
+                               {name: f.default for name, f in RunOptions.__dataclass_fields__.items()})
     known = RunOptions.__dataclass_fields__
     unknown = sorted(set(options) - set(known))
     if unknown:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from .classic import ITERATIONS
 from .errors import InputError
 
 # From an image, judged at 512 px (docs/normalization.md): `fast` fits the 60 s budget of two
@@ -25,7 +26,8 @@ PRESETS = {
     "draft": [30, 5],
     "fast": [44, 13],
     "quality": [96, 32],
-    "classic": [500],  # always a single scale, as jcjohnson/neural-style and the PyTorch tutorial
+    "single": [500],  # the engine's own objective at one scale, as the PyTorch tutorial
+    "classic": [ITERATIONS],  # jcjohnson/neural-style's recipe (classic.py), one scale
 }
 # At the same alpha/beta a longer run carries the picture further from the photo: with the style
 # term as a distance (losses.py), `quality` at 96/32 went past every anchor's content (the_scream
@@ -37,7 +39,8 @@ NOISE_PRESETS = {
     "draft": [60, 40, 8],
     "fast": [150, 100, 20],
     "quality": [400, 250, 60],
-    "classic": [500],
+    "single": [500],
+    "classic": [ITERATIONS],
 }
 BASE_SIDE = 256
 NOISE_BASE_SIDE = 64
@@ -133,6 +136,8 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
 def describe(preset: str, from_noise: bool = False) -> str:
     """A preset's whole schedule in words, e.g. "44 iterations, then 13 at each finer scale"."""
     counts = (NOISE_PRESETS if from_noise else PRESETS)[preset]
+    if preset == "classic":
+        return f"jcjohnson/neural-style's recipe: VGG19, its losses, {counts[0]} iterations at one scale"
     if len(counts) == 1:
         return f"{counts[0]} iterations at one scale"
     if len(counts) == 2:

@@ -10,7 +10,7 @@ from . import colors
 from .errors import InputError
 from .names import INITS  # noqa: F401 (re-exported)
 from .imageio import to_tensor
-from .nets import IMAGENET_MEAN
+from .nets import CAFFE_MEAN_BGR, CAFFE_RANGE, IMAGENET_MEAN
 
 NOISE_STD = 0.05
 DETAIL_NOISE_STD = 0.03  # white noise added where a transfer's scale is upsampled: next_scale_start
@@ -57,6 +57,11 @@ def start_image(init: str | Image.Image, size: tuple[int, int],
         mean = (to_tensor(style[0][0]).mean((2, 3), keepdim=True) if style
                 else torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         return (mean + NOISE_STD * torch.randn(1, 3, height, width, generator=generator)).clamp(0, 1)
+    if init == "neural-style":
+        # neural-style's -init random: randn x 0.001 in Caffe's units, mean pixel subtracted, so
+        # the mean pixel itself, all but flat (its noise is 4e-6 here); the gradient paints it.
+        mean = torch.tensor(CAFFE_MEAN_BGR).flip(0).view(1, 3, 1, 1) / CAFFE_RANGE
+        return mean + 0.001 / CAFFE_RANGE * torch.randn(1, 3, height, width, generator=generator)
     if init in ("content", "palette"):
         if not content:
             raise InputError(f"--init {init} needs a content image")

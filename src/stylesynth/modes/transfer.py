@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from .. import colors
+from .. import classic, colors
 from ..errors import InputError
 from ..imageio import to_tensor
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS
@@ -43,13 +43,23 @@ def transfer(content: Any, style: Any, *,
     colours. `style_scale`: the style is seen at that multiple of the output size (bigger
     strokes above 1). `size="original"` keeps the content's resolution; `out_size="WxH"` sets
     the exact output size, cropping (`fit="crop"`) or padding (`fit="pad"`) the content to its
-    shape. Other options: `RunOptions`.
+    shape. Other options: `RunOptions`. `preset="classic"` is jcjohnson/neural-style's recipe
+    (classic.py): its layers, weights and start replace those left at their defaults here.
     """
     from ..masks import region_masks  # the engine, loaded by a run, not by the help
     from ..objective import LossWeights, parse_layers
     from ..start import output_size
     from ..synthesis import synthesize
 
+    if options.get("preset") == classic.PRESET:
+        given = classic.fill({"content_layers": content_layers, "style_layers": style_layers, "init": init},
+                             classic.TRANSFER, {"content_layers": DEFAULT_CONTENT_LAYERS,
+                                                "style_layers": DEFAULT_STYLE_LAYERS, "init": "palette"})
+        content_layers, style_layers, init = given["content_layers"], given["style_layers"], given["init"]
+        if content_weight is None and style_weight is None and ratio != DEFAULT_RATIO:
+            content_weight = ratio * classic.TRANSFER["style_weight"]  # alpha/beta as given
+        content_weight = classic.TRANSFER["content_weight"] if content_weight is None else content_weight
+        style_weight = classic.TRANSFER["style_weight"] if style_weight is None else style_weight
     if options.get("size") == "original":
         options["size"] = None
     contents = weighted_images(content, "content")

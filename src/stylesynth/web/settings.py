@@ -23,7 +23,7 @@ HOST_PATTERN = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?")
 # The engine's presets the page offers, by iterations at the first scale (where most of the
 # work is); a server may configure its own counts instead (WebSettings.presets), which then run
 # as plain iterations at one scale.
-PRESET_ITERATIONS = {name: counts[0] for name, counts in PRESETS.items() if name != "classic"}
+PRESET_ITERATIONS = {name: counts[0] for name, counts in PRESETS.items() if name not in ("single", "classic")}
 
 # How the studio sets each RunOptions field. "form": the page's form sends it (checked with the
 # catalogue's choices and bounds, within the server's limits); "server": `stylesynth serve`'s
