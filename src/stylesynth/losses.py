@@ -101,11 +101,20 @@ class StyleLoss(nn.Module):
 
 
 class TVLoss(nn.Module):
-    """Total variation: mean squared difference between neighbouring pixels (smoothness prior)."""
+    """Total variation: mean squared difference between neighbouring pixels (smoothness prior).
+    With `wrap` the last column's neighbour is the first (a periodic texture): otherwise the seam
+    would be the one place left unsmoothed, and a step would show there when the image is tiled."""
+
+    def __init__(self, wrap: bool = False):
+        super().__init__()
+        self.wrap = wrap
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        dx = image[..., :, 1:] - image[..., :, :-1]
-        dy = image[..., 1:, :] - image[..., :-1, :]
+        if self.wrap:
+            dx, dy = image - image.roll(1, -1), image - image.roll(1, -2)
+        else:
+            dx = image[..., :, 1:] - image[..., :, :-1]
+            dy = image[..., 1:, :] - image[..., :-1, :]
         return dx.pow(2).mean() + dy.pow(2).mean()
 
 

@@ -167,7 +167,7 @@ class GatysObjective:
         self.style = {name: (w, form.style(g)) for name, (w, g) in (style_targets or {}).items()}
         self.regions = [{name: (w, GuidedStyleLoss(g, region.mask)) for name, (w, g) in region.targets.items()}
                         for region in regions or []]
-        self.tv = form.tv()
+        self.tv = form.tv(wrap=True) if wrap else form.tv()  # only the engine's own TV has a wrap
         style_layers = set(self.style).union(*[set(r) for r in self.regions])
         self.layers = sorted(set(self.content) | style_layers, key=net.layer_names.index)
 

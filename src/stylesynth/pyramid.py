@@ -137,7 +137,7 @@ def describe(preset: str, from_noise: bool = False) -> str:
     """A preset's whole schedule in words, e.g. "44 iterations, then 13 at each finer scale"."""
     counts = (NOISE_PRESETS if from_noise else PRESETS)[preset]
     if preset == "classic":
-        return f"jcjohnson/neural-style's recipe: VGG19, its losses, {counts[0]} iterations at one scale"
+        return f"{counts[0]} iterations at one scale (jcjohnson/neural-style's recipe: VGG19, its losses)"
     if len(counts) == 1:
         return f"{counts[0]} iterations at one scale"
     if len(counts) == 2:

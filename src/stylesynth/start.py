@@ -30,8 +30,13 @@ def resize(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
     return to_tensor(image)
 
 
-def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A tensor to `size` = (width, height), bicubic, kept in [0, 1]."""
+def upsample(image: torch.Tensor, size: tuple[int, int], wrap: bool = False) -> torch.Tensor:
+    """A tensor to `size` = (width, height), bicubic, kept in [0, 1]. With `wrap` the image is
+    periodic: the middle of its 3x3 tiling, resized 3x3 times, is exactly that, seam included."""
+    if wrap:
+        width, height = size
+        tiled = upsample(image.repeat(1, 1, 3, 3), (3 * width, 3 * height))
+        return tiled[..., height:2 * height, width:2 * width].contiguous()
     return torch.nn.functional.interpolate(image, size=(size[1], size[0]), mode="bicubic",
                                            align_corners=False).clamp(0, 1)
 
@@ -84,9 +89,11 @@ def start_image(init: str | Image.Image, size: tuple[int, int],
 
 
 def next_scale_start(image: torch.Tensor, size: tuple[int, int], previous: tuple[int, int],
-                     init: str | Image.Image, content, style, generator: torch.Generator) -> torch.Tensor:
-    """The previous scale's result, upsampled to `size`: the next scale's start."""
-    image = upsample(image.cpu(), size)
+                     init: str | Image.Image, content, style, generator: torch.Generator,
+                     wrap: bool = False) -> torch.Tensor:
+    """The previous scale's result, upsampled to `size` (periodically with `wrap`): the next
+    scale's start."""
+    image = upsample(image.cpu(), size, wrap)
     if isinstance(init, str) and init == "palette":
         # The upsampled result lacks the octave this scale adds. L-BFGS paints strokes there
         # sooner from a little white noise than from a smooth image (the judge's style number

@@ -60,6 +60,8 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     plan = scale_plan(out_size, run.minimum, preset=options.preset, scales=options.scales,
                       iterations=options.iterations, from_noise=isinstance(init, str) and init == "noise")
 
+    # A texture tiles: every part of the run treats it as periodic (not the classic recipe's).
+    periodic = mode == "texture" and form is RELATIVE
     finest_style_side = style_side or max(1, round(max(out_size) * style_scale))
 
     def objective_at(size: tuple[int, int], memory: MemoryPlan) -> GatysObjective | LocalizedObjective:
@@ -93,7 +95,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
                                    checkpoint_until=memory.checkpoint_until, dtype=run.dtype, form=form,
                                    # A texture is periodic: seamless, and no frame to copy the
                                    # painting's layout against (tile by tile it keeps the zeros).
-                                   wrap=mode == "texture" and not memory.tile)
+                                   wrap=periodic and not memory.tile)
         return LocalizedObjective(objective, memory.tile, on_tile=progress.on_tile) if memory.tile else objective
 
     def save_state(index: int):
@@ -114,7 +116,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
             else:
                 # Its own generator per scale: a run resumed at a later scale draws the same noise.
                 image = next_scale_start(image, size, previous, init, content, style,
-                                         torch.Generator().manual_seed(run.seed + index))
+                                         torch.Generator().manual_seed(run.seed + index), periodic)
             previous = size
             state = resume["loop"] if resume and index == resume["scale_index"] else None
             if state is not None:
