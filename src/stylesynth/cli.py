@@ -27,7 +27,7 @@ from .modes.dream import NOT_FOR_DREAM
 from .modes.figures import FIGURES, figure
 from .modes.video import video
 from .names import INITS, NETWORKS
-from .options import RunOptions
+from .options import MAX_SIZE, RunOptions
 from .outputs import input_paths, refuse_overwriting
 from .pyramid import preset_help
 from .version import __version__
@@ -242,6 +242,10 @@ def texture_command(styles, **options):
               help="Keep the photo's colours: transfer luminance only, or match the style's colours first.")
 @click.option("--style-scale", type=float, default=_default(transfer, "style_scale"), show_default=True,
               help="See the style at this multiple of the output size: above 1, bigger strokes.")
+@click.option("--paint-size", type=click.IntRange(0, MAX_SIZE), default=_default(transfer, "paint_size"),
+              show_default=True, metavar="PX",
+              help="Paint smaller results larger, up to this long side (at most 4/3 their own), then "
+              "downscale: the strokes cover less of the photo (0: at the output's size, faster).")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None,
               help="Label image: each colour (brightest first) gets one --style; an extra darkest "
               "colour keeps the photo.")
@@ -405,7 +409,7 @@ def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpu
 
 batch_command.params.extend(
     _params(transfer_command, ("ratio", "content_weight", "style_weight", "content_layers", "style_layers",
-                               "init", "preserve_colors", "style_scale"))
+                               "init", "preserve_colors", "style_scale", "paint_size"))
     + _params(run_options, ("size", "preset", "scales", "iterations", "optimizer", "lr", "precision", "tv_weight",
                             "seed", "model", "pooling", "device", "threads", "memory_limit_mb", "weights_file",
                             "quiet", "as_json")))

@@ -73,7 +73,7 @@ JOB_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "size": _size, "preset": _text, "scales": _whole, "iterations": _iterations, "seed": _whole,
     "ratio": _number, "content_weight": _number, "style_weight": _number,
     "content_layers": _text, "style_layers": _text, "init": _text, "preserve_colors": _text,
-    "style_scale": _number, "tv_weight": _number, "optimizer": _text, "lr": _number,
+    "style_scale": _number, "paint_size": _whole, "tv_weight": _number, "optimizer": _text, "lr": _number,
     "model": _text, "pooling": _text, "precision": _text,
 }
 RUN_OPTION_NAMES = set(RunOptions.__dataclass_fields__)

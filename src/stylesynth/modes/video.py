@@ -204,7 +204,8 @@ def video(input: Any, style: Any, output: str | Path, *,
                 if user_step is not None:
                     user_step(step)
 
-            per_frame = dict(options, on_step=on_step, progress=False, out_size=size)
+            # Painted at the frame's size: the flow and the temporal term are the frames'.
+            per_frame = dict(options, on_step=on_step, progress=False, out_size=size, paint_size=None)
             if index == 0 or independent:
                 result = transfer(frame, styles, init=init, **per_frame)
             else:
