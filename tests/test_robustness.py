@@ -225,7 +225,7 @@ CASES = [
          ("too small for layer", "use a larger --size")),
     Case("4000x200 image at --size 64 (64x3 output)",
          {c: [c, "in/wide.png"] + (["in/painting.jpg"] if c == "transfer" else []) + ["--size", "64"]
-          for c in SYNTHESIS}, 2, ("too small for layer", "use a larger --size")),
+          for c in SYNTHESIS}, 2, ("64x3 px", "too small for layer", "use a larger --size")),
     Case("size 0", good("--size", "0"), 2, ("size must be a positive number",)),
     Case("negative size", good("--size", "-5"), 2, ("size must be a positive number",)),
     Case("size not a number", good("--size", "big"), 2, ("'big' is not a size",)),
@@ -521,8 +521,7 @@ def test_too_small_for_a_wide_image_names_the_fix(workspace, capsys, monkeypatch
     a larger --size; --size 320 (320x16) works."""
     real = stylesynth.synthesis.optimize
     monkeypatch.setattr(stylesynth.synthesis, "optimize", _must_not_optimize)
-    # painted at its own size (--paint-size 0): painted at 400x20 it would be large enough
-    code = run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "300", "--paint-size", "0"])
+    code = run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "300"])
     err = capsys.readouterr().err
     assert code == 2 and "300x15 px, too small for layer relu5_1 (it needs 16 px a side)" in err
     assert "use a larger --size" in err and not (workspace / OUT).exists()
