@@ -1,7 +1,7 @@
 """Generality: the transfer on photos, paintings and sizes it was not tuned on (issue 32).
 
     python bench/generality.py run --config default          # the engine as it is
-    python bench/generality.py run --config native           # painted at each size (before issue 32)
+    python bench/generality.py run --config paint512         # smaller results painted larger
     python bench/generality.py compare RESULT.json REFERENCE.json
     python bench/generality.py sheet --out docs/figures/portraits-on-photos.jpg
 
@@ -18,8 +18,8 @@ the tuning half; the held-out half is reported and never tuned on.
 
 Sizes 256, 384 and 512 px, seed 0, both judge numbers (`stylesynth.evaluate`). A run writes
 bench/results/generality-CONFIG-*.json; `compare` prints, per half and size, where the first
-beats the second on both numbers. `native` paints every size at its own size (transfer's
-paint_size 0: the engine before issue 32); `default` as the engine does today.
+beats the second on both numbers. `default` paints every size at its own size; `paint512`
+paints smaller results larger (transfer's paint_size=512, off by default).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ ANCHOR_PAIRS = {("tubingen", "starry_night"), ("tubingen", "the_scream"), ("tubi
 PORTRAITS = ["woman-with-hat-matisse", "picasso_selfport1907"]
 NO_PEOPLE = ["chelsea", "coffee", "motorcycle_left", "rocket", "hoovertowernight", "tubingen"]
 SIZES = (256, 384, 512)
-CONFIGS = {"default": {}, "native": {"paint_size": 0}}
+CONFIGS = {"default": {}, "paint512": {"paint_size": 512}}
 
 
 def pairs() -> list[tuple[str, str]]:

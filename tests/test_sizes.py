@@ -1,5 +1,5 @@
-"""Every size (issue 32): a result smaller than `paint_size` is painted at that size and
-downscaled, so that a thumbnail is the picture, not strokes over a smaller one."""
+"""Every size (issue 32): with `paint_size` a result smaller than it is painted larger (at most
+PAINT_UPSCALE times) and downscaled; by default at its own size."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_a_small_result_is_the_painted_one_downscaled_and_records_both_sizes(tmp
     assert np.array_equal(np.asarray(small), np.asarray(large.resize((96, 72), Image.LANCZOS)))
     record = small.info["stylesynth"]
     assert record["size"] == [96, 72] and record["painted_at"] == [128, 96] and record["paint_size"] == 128
-    native = stylesynth.transfer(CONTENT, STYLE, size=96, paint_size=0, seed=3, iterations=4, progress=False)
+    native = stylesynth.transfer(CONTENT, STYLE, size=96, seed=3, iterations=4, progress=False)  # the default
     assert native.info["stylesynth"]["painted_at"] == [96, 72] and native.info["stylesynth"]["paint_size"] is None
     assert not np.array_equal(np.asarray(native), np.asarray(small))
     # the command line's default is the API's, and the record reproduces the result

@@ -245,7 +245,7 @@ def texture_command(styles, **options):
 @click.option("--paint-size", type=click.IntRange(0, MAX_SIZE), default=_default(transfer, "paint_size"),
               show_default=True, metavar="PX",
               help="Paint smaller results larger, up to this long side (at most 4/3 their own), then "
-              "downscale: the strokes cover less of the photo (0: at the output's size, faster).")
+              "downscale: the strokes cover less of the photo, at about twice the time (e.g. 512).")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None,
               help="Label image: each colour (brightest first) gets one --style; an extra darkest "
               "colour keeps the photo.")
