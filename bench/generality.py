@@ -4,6 +4,8 @@
     python bench/generality.py run --config paint512         # smaller results painted larger
     python bench/generality.py compare RESULT.json REFERENCE.json
     python bench/generality.py sheet --out docs/figures/portraits-on-photos.jpg
+    python bench/generality.py curve --out docs/figures/portrait-curve.png   # brad_pitt x picasso
+    python bench/generality.py anchors       # the three anchor pairs at 256, 384, 512 and 1024 px
 
 The pairs: every photo with two paintings (the photo's index and that plus two, mod 5), the
 three anchor pairs left out: 17 pairs. Photos: scikit-image's samples (a face, a monochrome
@@ -46,7 +48,12 @@ ANCHOR_PAIRS = {("tubingen", "starry_night"), ("tubingen", "the_scream"), ("tubi
 PORTRAITS = ["woman-with-hat-matisse", "picasso_selfport1907"]
 NO_PEOPLE = ["chelsea", "coffee", "motorcycle_left", "rocket", "hoovertowernight", "tubingen"]
 SIZES = (256, 384, 512)
-CONFIGS = {"default": {}, "paint512": {"paint_size": 512}}
+CONFIGS = {"default": {}, "paint512": {"paint_size": 512}, "vgg19": {"model": "vgg19"}}
+# The classic recipe's trade-off curve on brad_pitt x picasso (../shared/anchor/README.md):
+# content weight -> the judge's (content, style) of its published result.
+PORTRAIT_ANCHORS = {"content_5": (0.350, 0.509), "content_1": (0.434, 0.472),
+                    "content_01": (0.631, 0.493), "content_0025": (0.659, 0.498)}
+CURVE_RATIOS = (1e-4, 2e-4, 3e-4, 6e-4, 1e-3, 3e-3)
 
 
 def pairs() -> list[tuple[str, str]]:
@@ -151,6 +158,105 @@ def sheet(out: Path, sizes: tuple[int, ...], keep: Path | None) -> None:
     print(f"written {out}")
 
 
+def anchors(config: str, sizes: tuple[int, ...]) -> None:
+    """Issue 32, item 2: the three anchor pairs at every size beside the published result
+    (downscaled with Lanczos below 512 px; none above), and 1024 px beside the engine's own 512."""
+    import stylesynth
+    from stylesynth.evaluate import score
+
+    paths = image_paths()
+    published = {"starry_night": "tubingen_starry.png", "the_scream": "tubingen_scream.png",
+                 "shipwreck": "tubingen_shipwreck.png"}
+    rows = []
+    print("| painting | size | ours | published | beats on both | seconds |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for painting, name in published.items():
+        anchor = Image.open(SHARED / "anchor" / name).convert("RGB")
+        for size in sizes:
+            start = time.perf_counter()
+            result = stylesynth.transfer(paths["tubingen"], paths[painting], size=size, seed=0,
+                                         progress=False, **CONFIGS[config])
+            seconds = time.perf_counter() - start
+            ours = score(paths["tubingen"], paths[painting], result)
+            row = {"painting": painting, "size": size, "content": ours.content, "style": ours.style,
+                   "seconds": round(seconds, 1)}
+            if size <= max(anchor.size):
+                theirs = score(paths["tubingen"], paths[painting], _fit(anchor, size + 4))
+                row.update(anchor_content=theirs.content, anchor_style=theirs.style,
+                           wins=ours.content < theirs.content and ours.style < theirs.style)
+            rows.append(row)
+            them = f"{row['anchor_content']:.3f} / {row['anchor_style']:.3f}" if "wins" in row else "-"
+            print(f"| {painting} | {size} | {ours.content:.3f} / {ours.style:.3f} | {them} | "
+                  f"{row.get('wins', '-')} | {seconds:.0f} |", flush=True)
+    by = {(r["painting"], r["size"]): r for r in rows}
+    for painting in published:
+        if (painting, 1024) in by and (painting, 512) in by:
+            big, base = by[painting, 1024], by[painting, 512]
+            print(f"{painting}: 1024 - 512 px: content {big['content'] - base['content']:+.3f} (within 0.03 asked), "
+                  f"style {big['style'] - base['style']:+.3f} (within 0.05 asked)")
+    out = ROOT / "bench" / "results" / f"anchor-sizes-{config}-{time.strftime('%Y%m%d-%H%M')}.json"
+    out.write_text(json.dumps({"config": config, "rows": rows}, indent=1))
+    print(f"written {out}")
+
+
+def curve(out: Path, ratios: tuple[float, ...], size: int, config: str) -> None:
+    """The ratio swept on brad_pitt x picasso beside the classic recipe's four published points
+    (issue 32, item 3): a JSON of the numbers and a plot (x: content, y: style; lower-left is better)."""
+    import stylesynth
+    from stylesynth.evaluate import score
+
+    paths = image_paths()
+    photo, painting = paths["brad_pitt"], paths["picasso_selfport1907"]
+    rows = []
+    for ratio in ratios:
+        start = time.perf_counter()
+        result = stylesynth.transfer(photo, painting, size=size, seed=0, ratio=ratio, progress=False,
+                                     **CONFIGS[config])
+        s = score(photo, painting, result)
+        rows.append({"ratio": ratio, "content": s.content, "style": s.style,
+                     "seconds": round(time.perf_counter() - start, 1)})
+        print(f"ratio {ratio:g}: {s.content:.3f} / {s.style:.3f}", flush=True)
+    beats = {name: [r["ratio"] for r in rows if r["content"] < c and r["style"] < st]
+             for name, (c, st) in PORTRAIT_ANCHORS.items()}
+    print("ratios beating each published point on both numbers:", beats)
+    result_file = ROOT / "bench" / "results" / f"curve-{config}-{size}-{time.strftime('%Y%m%d-%H%M')}.json"
+    result_file.write_text(json.dumps({"config": config, "size": size, "rows": rows, "beats": beats}, indent=1))
+    _plot_curve(rows, out)
+    print(f"written {result_file} and {out}")
+
+
+def _plot_curve(rows: list[dict], out: Path, width: int = 560, height: int = 400) -> None:
+    from PIL import ImageDraw
+
+    points = [(r["content"], r["style"]) for r in rows] + list(PORTRAIT_ANCHORS.values())
+    lo_x, hi_x = min(p[0] for p in points) - 0.02, max(p[0] for p in points) + 0.02
+    lo_y, hi_y = min(p[1] for p in points) - 0.02, max(p[1] for p in points) + 0.02
+    left, right, top, bottom = 60, width - 90, 20, height - 45
+    at = lambda c, s: (left + (c - lo_x) / (hi_x - lo_x) * (right - left),  # noqa: E731
+                       bottom - (s - lo_y) / (hi_y - lo_y) * (bottom - top))
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([left, top, right, bottom], outline=(120, 120, 120))
+    draw.text((left, height - 20), "judge content (LPIPS to the photo, lower keeps more)", fill="black")
+    draw.text((4, top), "style", fill="black")
+    for value in (lo_x, hi_x):
+        draw.text((at(value, lo_y)[0] - 12, bottom + 4), f"{value:.2f}", fill="black")
+    for value in (lo_y, hi_y):
+        draw.text((20, at(lo_x, value)[1] - 6), f"{value:.2f}", fill="black")
+    ours = [at(r["content"], r["style"]) for r in sorted(rows, key=lambda r: r["content"])]
+    draw.line(ours, fill=(31, 119, 180), width=2)
+    for r, (x, y) in zip(sorted(rows, key=lambda r: r["content"]), ours):
+        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(31, 119, 180))
+        draw.text((x + 5, y - 12), f"{r['ratio']:g}", fill=(31, 119, 180))
+    for name, (c, s) in PORTRAIT_ANCHORS.items():
+        x, y = at(c, s)
+        draw.rectangle([x - 4, y - 4, x + 4, y + 4], outline=(214, 39, 40), width=2)
+        draw.text((x + 6, y + 2), name, fill=(214, 39, 40))
+    draw.text((right - 250, top + 4), "blue: stylesynth, ratio swept", fill=(31, 119, 180))
+    draw.text((right - 250, top + 18), "red: classic recipe, published", fill=(214, 39, 40))
+    image.save(out)
+
+
 def _fit(image: Image.Image, side: int) -> Image.Image:
     image = image.copy()
     image.thumbnail((side - 4, side - 4), Image.LANCZOS)
@@ -172,8 +278,20 @@ def main() -> None:
     three.add_argument("--out", type=Path, required=True)
     three.add_argument("--sizes", default="256,512")
     three.add_argument("--keep", type=Path, default=None)
+    four = commands.add_parser("curve")
+    four.add_argument("--out", type=Path, required=True)
+    four.add_argument("--ratios", default=",".join(map(str, CURVE_RATIOS)))
+    four.add_argument("--size", type=int, default=512)
+    four.add_argument("--config", choices=CONFIGS, default="default")
+    five = commands.add_parser("anchors")
+    five.add_argument("--config", choices=CONFIGS, default="default")
+    five.add_argument("--sizes", default="256,384,512,1024")
     args = parser.parse_args()
-    if args.command == "run":
+    if args.command == "anchors":
+        anchors(args.config, tuple(int(s) for s in args.sizes.split(",")))
+    elif args.command == "curve":
+        curve(args.out, tuple(float(r) for r in args.ratios.split(",")), args.size, args.config)
+    elif args.command == "run":
         run(args.config, tuple(int(s) for s in args.sizes.split(",")), args.keep, args.only)
     elif args.command == "compare":
         compare(args.result, args.reference)
