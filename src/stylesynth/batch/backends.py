@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from .. import signals
 from ..errors import InputError
 from .plan import Job
 from .run import Settings, run_job
@@ -163,7 +164,13 @@ def run_ray(jobs: list[Job], settings: Settings, address: str, report: Report, s
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
+        # ray.init takes SIGTERM over (a stack dump and status 1 instead of signals.py's stop):
+        # the handlers this process had are put back.
+        handlers = {signum: signal.getsignal(signum) for signum in signals.SIGNALS}
         _connect(ray, address)
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
     try:
         threads = settings.threads or 1
         task = ray.remote(run_batch_job).options(num_cpus=threads, num_gpus=gpus_per_job,
