@@ -195,6 +195,22 @@ def test_video_refuses_its_input_video_as_the_output(ws, capsys, monkeypatch):
             ws, capsys, monkeypatch)
 
 
+def test_video_refuses_its_input_mp4_as_the_output(ws, capsys, monkeypatch):
+    """The issue's `video in.mp4 S.jpg -o in.mp4` (before: exit 0, the input replaced)."""
+    av = pytest.importorskip("av")
+    with av.open(str(ws / "in.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(np.asarray(Image.open("photo.png").convert("RGB")), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    refused(["video", "in.mp4", "painting.png", "-o", "in.mp4", "--size", "64"], ("output in.mp4 is an input",),
+            ws, capsys, monkeypatch)
+
+
 def test_video_resume_with_a_damaged_record_is_one_line(ws, capsys, monkeypatch):
     frames(ws / "clip", ["frame_000001.png"])
     (ws / "out").mkdir()
