@@ -139,7 +139,13 @@ def test_a_failing_job_is_reported_and_the_others_go_on(tmp_path, capsys):
     assert lines[2]["evaluate"] == {"content": judged.content, "style": judged.style}
 
 
-def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, spawn):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, spawn, signum):
+    """Ctrl-C, or SIGTERM to the process group (`timeout`, a service manager), with the
+    `stylesynth` script: its workers import the package as the command line does."""
+    script = Path(sys.executable).with_name("stylesynth")
+    if not script.is_file():
+        pytest.skip(f"no {script}")
     out = tmp_path / "out"
     # Two workers (one short job each, then long ones): Ctrl-C once the first result is in.
     manifest = tmp_path / "jobs.jsonl"
@@ -147,7 +153,7 @@ def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, s
             {"content": str(PHOTOS[1]), "style": str(PAINTINGS[0]), "iterations": 2}]
     rows += [{"content": str(p), "style": str(s), "iterations": 100_000} for p in PHOTOS for s in PAINTINGS[1:]]
     manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    process = spawn([sys.executable, "-m", "stylesynth.cli", "batch", "--manifest", manifest, "-o", out,
+    process = spawn([script, "batch", "--manifest", manifest, "-o", out,
                      "--size", "64", "--scales", "1", "--jobs", "2", "--threads", "1"],
                     stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
                     env={**os.environ, "PYTHONPATH": SRC})
@@ -159,11 +165,12 @@ def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, s
     time.sleep(3)  # the long jobs are running now
     workers = children(process.pid)
     assert len(workers) >= 2  # the pool's two workers (and its resource tracker)
-    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    os.killpg(process.pid, signum)  # as a terminal's Ctrl-C: the whole process group
     stdout, err = process.communicate(timeout=60)
 
-    assert process.returncode == 130, err
-    assert "interrupted (SIGINT): saved 2 of 6 results" in err and "Traceback" not in err
+    assert process.returncode == 128 + signum, err
+    assert f"interrupted ({signum.name}): saved 2 of 6 results" in err and "Traceback" not in err
+    assert "stylesynth: interrupted\n" not in err, err  # no line of a worker's
     assert "leaked semaphore" not in err, err  # issue 33: the pool's resource tracker complained
     assert sorted(p.name for p in out.iterdir()) == ["batch.jsonl", "shipwreck--starry_night.png",
                                                      "tubingen--starry_night.png"]  # no temporary files

@@ -54,11 +54,13 @@ def run_here(jobs: list[Job], settings: Settings, report: Report, stop: Stop) ->
 
 
 def _start_worker(driver: int) -> None:
-    """A pool worker's setup. A terminal's Ctrl-C reaches the whole process group: the workers
-    leave it to the driver, which kills them (their unfinished jobs are lost, but nothing
-    half-written). And a worker ends as soon as its driver is gone, however it went (kill -9,
-    SIGHUP): an orphan would run on for minutes, holding the caller's pipes open."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A pool worker's setup. A terminal's Ctrl-C reaches the whole process group, and so does a
+    SIGTERM sent to it (`timeout`, a service manager): the workers leave both to the driver,
+    which kills them (their unfinished jobs are lost, but nothing half-written). And a worker
+    ends as soon as its driver is gone, however it went (kill -9, SIGHUP): an orphan would run
+    on for minutes, holding the caller's pipes open."""
+    for signum in signals.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     # tqdm's default lock is a multiprocessing semaphore, registered with the driver's resource
     # tracker: a worker killed when the batch is stopped never unregisters it, and the tracker
     # warns of "leaked semaphore objects" at exit. A worker's bars need no lock across processes.
