@@ -24,6 +24,8 @@ next); `quiet()` (the commands' --quiet) silences all of it.
 
 Downloads are converted once into a torch-native state dict in the cache, named
 `<net>-<first 8 hex of its sha256>.pth`; the name is checked against the content when loaded.
+Where the cache cannot be written (read-only, full), a run uses the converted weights from
+memory and says so once.
 Keys follow torchvision (`features.<i>.weight`); LPIPS calibration layers, when the source has
 them, are kept as `lpips.lin<k>.weight`.
 """
