@@ -5,6 +5,7 @@ The test starts this script in a fresh network namespace whose only interface is
 namespace (its gRPC servers bind 0.0.0.0 whatever the node address), so the namespace is what keeps
 the test cluster on 127.0.0.1. Usage: ray_on_loopback.py OUTDIR; it writes OUTDIR.gcs (the
 cluster's address, once it is up) and OUTDIR.json (the batch's log lines and the interfaces seen).
+`ray_on_loopback.py stylesynth ARGS` runs the command line instead (`stylesynth ARGS`).
 """
 
 import fcntl
@@ -32,15 +33,23 @@ def bring_loopback_up() -> None:
             fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
 
 
-out = Path(sys.argv[1])
+def run_batch(out: Path) -> None:
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+             logging_level="ERROR", log_to_driver=False)
+    try:
+        Path(f"{out}.gcs").write_text(ray.get_runtime_context().gcs_address)
+        cpus = ray.cluster_resources()["CPU"]
+        lines = stylesynth.batch(PHOTOS, PAINTINGS, out, ray=True, threads=1, progress=False, **SMALL)
+    finally:
+        ray.shutdown()
+    Path(f"{out}.json").write_text(json.dumps({
+        "lines": lines, "cpus": cpus, "interfaces": [name for _, name in socket.if_nameindex()]}))
+
+
 bring_loopback_up()
-ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-         logging_level="ERROR", log_to_driver=False)
-try:
-    Path(f"{out}.gcs").write_text(ray.get_runtime_context().gcs_address)
-    cpus = ray.cluster_resources()["CPU"]
-    lines = stylesynth.batch(PHOTOS, PAINTINGS, out, ray=True, threads=1, progress=False, **SMALL)
-finally:
-    ray.shutdown()
-Path(f"{out}.json").write_text(json.dumps({
-    "lines": lines, "cpus": cpus, "interfaces": [name for _, name in socket.if_nameindex()]}))
+if sys.argv[1] == "stylesynth":
+    from stylesynth.cli import main
+
+    main(sys.argv[2:])
+else:
+    run_batch(Path(sys.argv[1]))

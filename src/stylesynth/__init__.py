@@ -16,24 +16,31 @@ import types
 
 
 def _interrupted_while_starting(signum, frame) -> None:
-    # Ctrl-C while the command line is still loading (torch: about 2 s): nothing has started, so
-    # stop at once with the shell's status for it, one line and no traceback.
+    # Ctrl-C or SIGTERM while the command line is still loading (torch: about 2 s): nothing has
+    # started, so stop at once with the shell's status for it, one line and no traceback.
     sys.stderr.write("stylesynth: interrupted\n")
     sys.stderr.flush()
     _os._exit(128 + signum)
 
 
+# The signals taken over while the command line loads, each with its usual disposition.
+_WHILE_STARTING = {_signal.SIGINT: _signal.default_int_handler, _signal.SIGTERM: _signal.SIG_DFL}
+
+
 def loaded_for_the_command_line() -> None:
-    """The command line has loaded what it needs: Ctrl-C is the commands' own business (signals.py)."""
-    if _signal.getsignal(_signal.SIGINT) is _interrupted_while_starting:
-        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    """The command line has loaded what it needs: the signals are the commands' own business
+    (signals.py)."""
+    for signum, usual in _WHILE_STARTING.items():
+        if _signal.getsignal(signum) is _interrupted_while_starting:
+            _signal.signal(signum, usual)
 
 
 # Only for the command line (`stylesynth ...`, `python -m stylesynth.cli`), never for a program
-# importing the library, and only where Ctrl-C is not ignored (a background job).
-if (_os.path.basename(sys.argv[0] if sys.argv else "") in ("stylesynth", "-m")
-        and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
-    _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+# importing the library, and only where the signal is not ignored (Ctrl-C in a background job).
+if _os.path.basename(sys.argv[0] if sys.argv else "") in ("stylesynth", "-m"):
+    for _signum, _usual in _WHILE_STARTING.items():
+        if _signal.getsignal(_signum) is _usual:
+            _signal.signal(_signum, _interrupted_while_starting)
 
 from .version import __version__
 from .errors import InputError, StylesynthError

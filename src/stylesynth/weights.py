@@ -24,6 +24,8 @@ next); `quiet()` (the commands' --quiet) silences all of it.
 
 Downloads are converted once into a torch-native state dict in the cache, named
 `<net>-<first 8 hex of its sha256>.pth`; the name is checked against the content when loaded.
+Where the cache cannot be written (read-only, full), a run uses the converted weights from
+memory and says so once.
 Keys follow torchvision (`features.<i>.weight`); LPIPS calibration layers, when the source has
 them, are kept as `lpips.lin<k>.weight`.
 """
@@ -111,9 +113,12 @@ def cache_unwritable(what: str, path: str | os.PathLike, error: BaseException) -
     if what in _unwritable:
         return
     _unwritable.add(what)
-    reason = getattr(error, "strerror", None) or " ".join(str(error).split())[:200] or type(error).__name__
-    print(f"stylesynth: warning: cannot write the {what} ({path}: {reason}): going on without it",
+    print(f"stylesynth: warning: cannot write the {what} ({path}: {_reason(error)}): going on without it",
           file=sys.stderr, flush=True)
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def cache_dir() -> Path:
@@ -171,7 +176,7 @@ def _store(arch: str, state: dict[str, torch.Tensor]) -> Path:
                 old.unlink(missing_ok=True)
         os.replace(tmp, target)
     except RuntimeError as e:  # torch.save on a full disk: as the OSError it is
-        raise OSError(f"cannot write {directory}: {' '.join(str(e).split())[:200]}") from None
+        raise OSError(_reason(e)) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -425,18 +430,19 @@ def sources(arch: str, explicit: str | os.PathLike | None = None) -> list[Source
     return found
 
 
-def fetch(arch: str) -> Path:
-    """Fill the cache for `arch` from the network sources; return the cached file."""
+def _check_arch(arch: str) -> None:
     if arch not in TORCHVISION_FILES:
         raise InputError(f"unknown network '{arch}': choose one of {', '.join(TORCHVISION_FILES)}")
-    cached = cached_file(arch)
-    if cached is not None:
-        return cached
+
+
+def _from_sources(arch: str) -> dict[str, torch.Tensor]:
+    """`arch`'s weights from the first network source that has them, checked against its shapes."""
     tried = []
     downloaders = DOWNLOADERS[arch]
     for index, (label, download) in enumerate(downloaders):
         try:
-            path = _store(arch, download(arch))
+            state = download(arch)
+            _check_shapes(state, arch, label)
         except (OSError, urllib.error.URLError, StylesynthError, tarfile.TarError,
                 zipfile.BadZipFile, pickle.UnpicklingError, KeyError) as e:
             reason = getattr(e, "reason", None) or e
@@ -444,16 +450,36 @@ def fetch(arch: str) -> Path:
             if index + 1 < len(downloaders):
                 _say(f"{arch} weights: {tried[-1]}; trying the {downloaders[index + 1][0]}")
             continue
-        _say(f"{arch} weights verified and cached: {path}")
-        return path
+        return state
     raise StylesynthError(
         f"no {arch} weights: cache {cache_dir()} is empty; " + "; ".join(tried)
         + f". Pass a weights file (torchvision layout, e.g. {TORCHVISION_FILES[arch]}) with --weights "
         f"FILE or {env_var(arch)}=FILE")
 
 
+def _cache(arch: str, state: dict[str, torch.Tensor]) -> Path:
+    """Store downloaded weights in the cache and say so; OSError when it cannot be written."""
+    path = _store(arch, state)
+    _say(f"{arch} weights verified and cached: {path}")
+    return path
+
+
+def fetch(arch: str) -> Path:
+    """Fill the cache for `arch` from the network sources; return the cached file."""
+    _check_arch(arch)
+    cached = cached_file(arch)
+    if cached is not None:
+        return cached
+    state = _from_sources(arch)
+    try:
+        return _cache(arch, state)
+    except OSError as e:
+        raise StylesynthError(f"cannot write the weights cache ({cache_dir()}: {_reason(e)})") from None
+
+
 def load_state_dict(arch: str, explicit: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
-    """The state dict for `arch` from the first source that has it."""
+    """The state dict for `arch` from the first source that has it. A cache that cannot be
+    written (read-only, full) costs the next run the conversion again, never this run."""
     explicit = explicit or os.environ.get(env_var(arch))
     if explicit:
         try:
@@ -463,9 +489,19 @@ def load_state_dict(arch: str, explicit: str | os.PathLike | None = None) -> dic
         if not path.is_file():
             raise InputError(f"weights file not found: {path}")
         return _read_torch_file(path, arch)
-    path = fetch(arch)
-    if not sha256_of(path).startswith(path.stem.rsplit("-", 1)[1]):
-        path.unlink(missing_ok=True)  # a damaged cache entry: drop it and fetch again (another
-        # process repairing it at the same time may have dropped it first)
-        path = fetch(arch)
-    return _read_torch_file(path, arch)
+    _check_arch(arch)
+    path = cached_file(arch)
+    if path is not None and sha256_of(path).startswith(path.stem.rsplit("-", 1)[1]):
+        return _read_torch_file(path, arch)
+    if path is not None:  # a damaged cache entry: drop it and fetch again (another process
+        # repairing it at the same time may have dropped it first; a read-only cache keeps it)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+    state = _from_sources(arch)
+    try:
+        _cache(arch, state)
+    except OSError as e:
+        cache_unwritable("weights cache", cache_dir(), e)
+    return state

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from .. import signals
 from ..errors import InputError
 from .plan import Job
 from .run import Settings, run_job
@@ -53,11 +54,13 @@ def run_here(jobs: list[Job], settings: Settings, report: Report, stop: Stop) ->
 
 
 def _start_worker(driver: int) -> None:
-    """A pool worker's setup. A terminal's Ctrl-C reaches the whole process group: the workers
-    leave it to the driver, which kills them (their unfinished jobs are lost, but nothing
-    half-written). And a worker ends as soon as its driver is gone, however it went (kill -9,
-    SIGHUP): an orphan would run on for minutes, holding the caller's pipes open."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A pool worker's setup. A terminal's Ctrl-C reaches the whole process group, and so does a
+    SIGTERM sent to it (`timeout`, a service manager): the workers leave both to the driver,
+    which kills them (their unfinished jobs are lost, but nothing half-written). And a worker
+    ends as soon as its driver is gone, however it went (kill -9, SIGHUP): an orphan would run
+    on for minutes, holding the caller's pipes open."""
+    for signum in signals.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     # tqdm's default lock is a multiprocessing semaphore, registered with the driver's resource
     # tracker: a worker killed when the batch is stopped never unregisters it, and the tracker
     # warns of "leaked semaphore objects" at exit. A worker's bars need no lock across processes.
@@ -163,7 +166,13 @@ def run_ray(jobs: list[Job], settings: Settings, address: str, report: Report, s
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
+        # ray.init takes SIGTERM over (a stack dump and status 1 instead of signals.py's stop):
+        # the handlers this process had are put back.
+        handlers = {signum: signal.getsignal(signum) for signum in signals.SIGNALS}
         _connect(ray, address)
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
     try:
         threads = settings.threads or 1
         task = ray.remote(run_batch_job).options(num_cpus=threads, num_gpus=gpus_per_job,
