@@ -48,7 +48,16 @@ ANCHOR_PAIRS = {("tubingen", "starry_night"), ("tubingen", "the_scream"), ("tubi
 PORTRAITS = ["woman-with-hat-matisse", "picasso_selfport1907"]
 NO_PEOPLE = ["chelsea", "coffee", "motorcycle_left", "rocket", "hoovertowernight", "tubingen"]
 SIZES = (256, 384, 512)
-CONFIGS = {"default": {}, "paint512": {"paint_size": 512}, "vgg19": {"model": "vgg19"}}
+CONFIGS = {"default": {}, "paint512": {"paint_size": 512}, "vgg19": {"model": "vgg19"},
+           # jcjohnson/neural-style's five style layers, equal weights, on the default network
+           "five_layers": {"style_layers": "relu1_1:1,relu2_1:1,relu3_1:1,relu4_1:1,relu5_1:1"},
+           # the default's layers of blocks 1-3 only (relu4_* and relu5_1 left out)
+           "blocks1to3": {"style_layers": "relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,"
+                                          "relu3_1:0.0909,relu3_2:0.0909,relu3_3:0.0909"},
+           # block 4 at a third of its weight, relu5_1 left out
+           "block4_third": {"style_layers": "relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,"
+                                            "relu3_1:0.0909,relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.01,relu4_2:0.01,"
+                                            "relu4_3:0.01"}}
 # The classic recipe's trade-off curve on brad_pitt x picasso (../shared/anchor/README.md):
 # content weight -> the judge's (content, style) of its published result.
 PORTRAIT_ANCHORS = {"content_5": (0.350, 0.509), "content_1": (0.434, 0.472),
@@ -83,12 +92,14 @@ def image_paths() -> dict[str, Path]:
     return paths
 
 
-def run(config: str, sizes: tuple[int, ...], keep: Path | None, only: str | None) -> None:
+def run(config: str, sizes: tuple[int, ...], keep: Path | None, only: str | None,
+        ratio: float | None = None) -> None:
     import stylesynth
     from stylesynth.evaluate import score
 
     paths = image_paths()
-    options = CONFIGS[config]
+    options = CONFIGS[config] | ({"ratio": ratio} if ratio else {})
+    config = f"{config}-{ratio:g}" if ratio else config
     rows = []
     for photo, painting in pairs():
         if only and only not in (half(photo, painting), f"{photo}:{painting}"):
@@ -271,6 +282,7 @@ def main() -> None:
     one.add_argument("--sizes", default=",".join(map(str, SIZES)))
     one.add_argument("--only", default=None, help="tuning, held-out, or PHOTO:PAINTING")
     one.add_argument("--keep", type=Path, default=None, help="keep every result in this folder")
+    one.add_argument("--ratio", type=float, default=None, help="alpha/beta instead of the config's")
     two = commands.add_parser("compare")
     two.add_argument("result", type=Path)
     two.add_argument("reference", type=Path)
@@ -292,7 +304,7 @@ def main() -> None:
     elif args.command == "curve":
         curve(args.out, tuple(float(r) for r in args.ratios.split(",")), args.size, args.config)
     elif args.command == "run":
-        run(args.config, tuple(int(s) for s in args.sizes.split(",")), args.keep, args.only)
+        run(args.config, tuple(int(s) for s in args.sizes.split(",")), args.keep, args.only, args.ratio)
     elif args.command == "compare":
         compare(args.result, args.reference)
     else:
