@@ -117,17 +117,17 @@ def test_a_rerun_skips_what_is_done_and_redoes_what_changed(local_batch, tmp_pat
 
 def test_a_failing_job_is_reported_and_the_others_go_on(tmp_path, capsys):
     manifest = tmp_path / "jobs.csv"
-    # Size 8 is a valid number but too small for relu4_3: only the job itself can find out.
+    # Size 16 is a valid number but too small for relu5_1: only the job itself can find out.
     manifest.write_text("content,style,size\n"
                         f"{PHOTOS[0]},{PAINTINGS[0]},\n"
-                        f"{PHOTOS[0]},{PAINTINGS[1]},8\n"
+                        f"{PHOTOS[0]},{PAINTINGS[1]},16\n"
                         f"{PHOTOS[1]},{PAINTINGS[0]},\n")
     out = tmp_path / "out"
     code = run_cli(["batch", "--manifest", manifest, "-o", out, "--size", "64", "--scales", "1",
                     "--iterations", "3", "--threads", "1", "--evaluate"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "job failed: tubingen.jpg × the_scream.jpg (line 3): the output would be 8x6 px" in err
+    assert "job failed: tubingen.jpg × the_scream.jpg (line 3): the output would be 16x12 px" in err
     assert "1 of 3 jobs failed" in err and "Traceback" not in err
     lines = log_lines(out)
     assert [line["status"] for line in lines] == ["done", "failed", "done"]

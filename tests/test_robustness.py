@@ -517,19 +517,19 @@ def test_unusual_input_works(name, make, command, options, expected, workspace, 
 
 
 def test_too_small_for_a_wide_image_names_the_fix(workspace, capsys, monkeypatch):
-    """4000x200 (20:1) needs 8 px a side for relu4_3, a transfer's deepest layer: --size 140
-    (140x7) is refused, asking for a larger --size; --size 160 (160x8) works."""
+    """4000x200 (20:1) needs 16 px a side for relu5_1: --size 300 (300x15) is refused, asking for
+    a larger --size; --size 320 (320x16) works."""
     real = stylesynth.synthesis.optimize
     monkeypatch.setattr(stylesynth.synthesis, "optimize", _must_not_optimize)
-    code = run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "140"])
+    code = run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "300"])
     err = capsys.readouterr().err
-    assert code == 2 and "140x7 px, too small for layer relu4_3 (it needs 8 px a side)" in err
+    assert code == 2 and "300x15 px, too small for layer relu5_1 (it needs 16 px a side)" in err
     assert "use a larger --size" in err and not (workspace / OUT).exists()
     monkeypatch.setattr(stylesynth.synthesis, "optimize", real)
-    assert run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "160",
+    assert run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "320",
                     "--scales", "1", "--iterations", "1"]) == 0
     with Image.open(workspace / OUT) as result:
-        assert result.size == (160, 8)
+        assert result.size == (320, 16)
 
 
 # --------------------------------------------------------------------------- the table

@@ -16,8 +16,7 @@ import stylesynth
 from stylesynth.evaluate import layout_correlation
 from stylesynth.imageio import load_image
 from stylesynth.nets import FeatureExtractor
-from stylesynth.names import TEXTURE_STYLE_LAYERS
-from stylesynth.objective import MIN_STYLE_POSITIONS, parse_layers, style_layers_for
+from stylesynth.objective import DEFAULT_STYLE_LAYERS, MIN_STYLE_POSITIONS, parse_layers, style_layers_for
 
 from conftest import EXAMPLES
 
@@ -38,7 +37,7 @@ def test_wrapped_network_is_equivariant_to_circular_shifts():
 
 def test_style_layers_need_enough_positions_and_keep_their_weight():
     net = FeatureExtractor("vgg16", "avg")
-    layers = parse_layers(TEXTURE_STYLE_LAYERS)
+    layers = parse_layers(DEFAULT_STYLE_LAYERS)
     at_256 = style_layers_for(net, layers, (256, 256))  # relu5_1: 16 x 16 positions, too few
     assert "relu5_1" not in at_256 and "relu4_3" in at_256
     assert sum(at_256.values()) == pytest.approx(sum(layers.values()))

@@ -36,23 +36,14 @@ CAFFE_RANGE = 255.0
 DEFAULT_CONTENT_LAYERS = "relu4_2"
 # The first three blocks carry the palette, the brush strokes and their arrangement; weighing
 # them more than the deep ones (which Eq. 4 taken literally does the other way round) is what
-# makes a result look painted. Every ReLU of a block takes part (the block's weight shared among
-# them): the network is run through them anyway, and the extra Gram matrices cost about a tenth
-# of an iteration. Block 2 (strokes a few pixels wide) weighs twice block 1: with the style term
-# as a distance (losses.py) that lowered both judge numbers on the_scream and starry_night
-# (2:3:3:1:1 and 2:5:3:1:1 did worse). Measured with the judge in docs/normalization.md.
-# A texture has no photo to hold its layout, so it keeps the deep layers (2:4:3:1:1), which lay
-# out its large structures:
-TEXTURE_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,relu3_1:0.0909,"
+# makes a result look painted. Every ReLU of blocks 1-4 takes part (the block's weight, 2:4:3:1:1,
+# shared among them): the network is run through them anyway, and the extra Gram matrices cost
+# about a tenth of an iteration. Block 2 (strokes a few pixels wide) weighs twice block 1: with
+# the style term as a distance (losses.py) that lowered both judge numbers on the_scream and
+# starry_night (2:3:3:1:1 and 2:5:3:1:1 did worse). Measured with the judge in docs/normalization.md.
+DEFAULT_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,relu3_1:0.0909,"
                         "relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.0303,relu4_2:0.0303,relu4_3:0.0303,"
                         "relu5_1:0.0909")
-# A transfer takes its layout from the photo. There block 4 at full weight and relu5_1 (positions
-# that see a face or a figure whole) painted the painting's objects into the photo's empty areas
-# (Picasso's eye in a night sky, Matisse's eye in a river bank); block 4 at a third and no relu5_1
-# paints none, and on the tuning half of bench/generality.py moved both judge numbers a little
-# below the old curve (2:4:3:1/3:0; docs/normalization.md, "Objects of the painting").
-DEFAULT_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,relu3_1:0.0909,"
-                        "relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.01,relu4_2:0.01,relu4_3:0.01")
 # alpha/beta is given in the paper's units (its Fig. 2 uses 1e-3 and 1e-4; Fig. 3 spans 1e-5 ..
 # 1e-2). Our terms are relative to their targets (losses.py), not the paper's sums over Caffe's
 # 0..255 VGG; CONTENT_SCALE maps one onto the other so that Fig. 3's range spans what it does in

@@ -7,7 +7,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..names import TEXTURE_STYLE_LAYERS
+from ..names import DEFAULT_STYLE_LAYERS
 from ..options import MAX_SIZE, from_keywords
 from .inputs import init_spec, original_size, source_names, weighted_images
 
@@ -27,7 +27,7 @@ def parse_out_size(spec: str | tuple[int, int] | None) -> tuple[int, int] | None
     return width, height
 
 
-def texture(style: Any, *, layers: str | list[str] | dict[str, float] = TEXTURE_STYLE_LAYERS,
+def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
             out_size: str | tuple[int, int] | None = None, init: Any = "noise",
             **options: Any) -> Image.Image:
     """Synthesize a texture with the Gram statistics of `style` (Eq. 3-5).
