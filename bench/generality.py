@@ -48,16 +48,24 @@ ANCHOR_PAIRS = {("tubingen", "starry_night"), ("tubingen", "the_scream"), ("tubi
 PORTRAITS = ["woman-with-hat-matisse", "picasso_selfport1907"]
 NO_PEOPLE = ["chelsea", "coffee", "motorcycle_left", "rocket", "hoovertowernight", "tubingen"]
 SIZES = (256, 384, 512)
+
+
+def _default_layers_but(block4: float | None) -> str:
+    """The default style layers without relu5_1, block 4's layers at weight `block4` (None: left out)."""
+    from stylesynth.names import DEFAULT_STYLE_LAYERS
+
+    layers = [item.split(":") for item in DEFAULT_STYLE_LAYERS.split(",") if not item.startswith("relu5")]
+    return ",".join(f"{name}:{block4 if name.startswith('relu4') else weight}" for name, weight in layers
+                    if block4 is not None or not name.startswith("relu4"))
+
+
 CONFIGS = {"default": {}, "paint512": {"paint_size": 512}, "vgg19": {"model": "vgg19"},
            # jcjohnson/neural-style's five style layers, equal weights, on the default network
            "five_layers": {"style_layers": "relu1_1:1,relu2_1:1,relu3_1:1,relu4_1:1,relu5_1:1"},
            # the default's layers of blocks 1-3 only (relu4_* and relu5_1 left out)
-           "blocks1to3": {"style_layers": "relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,"
-                                          "relu3_1:0.0909,relu3_2:0.0909,relu3_3:0.0909"},
+           "blocks1to3": {"style_layers": _default_layers_but(block4=None)},
            # block 4 at a third of its weight, relu5_1 left out
-           "block4_third": {"style_layers": "relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,"
-                                            "relu3_1:0.0909,relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.01,relu4_2:0.01,"
-                                            "relu4_3:0.01"}}
+           "block4_third": {"style_layers": _default_layers_but(block4=0.01)}}
 # The classic recipe's trade-off curve on brad_pitt x picasso (../shared/anchor/README.md):
 # content weight -> the judge's (content, style) of its published result.
 PORTRAIT_ANCHORS = {"content_5": (0.350, 0.509), "content_1": (0.434, 0.472),
