@@ -45,7 +45,9 @@ NOISE_PRESETS = {
 BASE_SIDE = 256
 NOISE_BASE_SIDE = 64
 MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
-PRINT_SIDE = 1024  # finer scales than this get fewer iterations (print_count)
+DETAIL_SIDE = 512  # a preset's finer-scale count is for a picture of this long side ...
+DETAIL_GROWTH = 3  # ... and grows this many times per doubling above it, up to PRINT_SIDE
+PRINT_SIDE = 1024  # finer scales than this get fewer iterations (finer_count)
 MIN_PRINT_ITERATIONS = 2
 
 
@@ -55,14 +57,16 @@ def content_factor(preset: str, iterations) -> float:
     return PRESET_CONTENT_FACTORS.get(preset, 1.0) if iterations is None else 1.0
 
 
-def print_count(iterations: int, size: tuple[int, int]) -> int:
-    """A finer scale's iterations above PRINT_SIDE px: halved at each doubling (at least
-    MIN_PRINT_ITERATIONS), so that each doubling of a print costs twice the last, not four times.
-    Up there the picture is laid out and upsampled; its iterations only sharpen the strokes."""
+def finer_count(iterations: int, size: tuple[int, int], growth: float = DETAIL_GROWTH) -> int:
+    """A finer scale's iterations at `size`: the preset's count up to DETAIL_SIDE px, `growth`
+    times more per doubling up to PRINT_SIDE px (a transfer at 1024 px with 512 px's count had a
+    style number up to 0.16 worse, docs/normalization.md), and above PRINT_SIDE the preset's count
+    halved at each doubling (at least MIN_PRINT_ITERATIONS): up there the picture is laid out and
+    upsampled, the iterations only sharpen the strokes, and each doubling costs twice the last."""
     side = max(size)
-    if side <= PRINT_SIDE:
-        return iterations
-    return max(MIN_PRINT_ITERATIONS, math.ceil(iterations * PRINT_SIDE / side))
+    if side > PRINT_SIDE:
+        return max(MIN_PRINT_ITERATIONS, math.ceil(iterations * PRINT_SIDE / side))
+    return math.ceil(iterations * growth ** math.log2(max(side, DETAIL_SIDE) / DETAIL_SIDE) - 1e-9)
 
 
 def parse_iterations(iterations: int | str | list[int] | None) -> int | list[int] | None:
@@ -129,7 +133,9 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
                    else counts_of_preset[-1] for size in sizes[1:-1]]
         counts = ([counts_of_preset[0]] + between + [counts_of_preset[-1]])[:len(sizes)]
         if len(sizes) > 1:
-            counts = [counts[0]] + [print_count(n, size) for n, size in zip(counts[1:], sizes[1:])]
+            # measured on transfers only: a texture's finer scales keep their count up to PRINT_SIDE
+            growth = 1 if from_noise else DETAIL_GROWTH
+            counts = [counts[0]] + [finer_count(n, size, growth) for n, size in zip(counts[1:], sizes[1:])]
     return list(zip(sizes, counts))
 
 
@@ -153,4 +159,6 @@ def preset_help(from_noise: bool = False) -> str:
     start = f"about {NOISE_BASE_SIDE} px" if from_noise else f"about {BASE_SIDE} px (at most half the output's size)"
     return (f"Speed/quality: iterations per scale, the scales doubling from {start} to the output's: "
             + "; ".join(f"{name}: {describe(name, from_noise)}" for name in PRESETS)
-            + f". Above {PRINT_SIDE} px each doubling halves a scale's iterations.")
+            + (f". From {DETAIL_SIDE} to {PRINT_SIDE} px a finer scale's iterations grow {DETAIL_GROWTH}x per doubling"
+               if not from_noise else "")
+            + f". Above {PRINT_SIDE} px each doubling halves them.")
