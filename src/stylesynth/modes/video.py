@@ -35,6 +35,7 @@ from PIL import Image
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
+from ..options import TransferOptions
 from ..outputs import input_paths, inside, refuse_overwriting
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
@@ -55,7 +56,7 @@ DEFAULT_FRAME_ITERATIONS = 14
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
 # transfer options that mean nothing for a clip: the frame's size and shape are the clip's.
-_NOT_FOR_VIDEO = ("out_size", "fit", "mask", "checkpoint_path", "checkpoint_every", "extra_loss")
+NOT_FOR_VIDEO = ("out_size", "fit", "mask", "checkpoint_path", "checkpoint_every", "extra_loss")
 
 
 def temporal_loss(warped: torch.Tensor, mask: torch.Tensor, weight: float
@@ -149,9 +150,11 @@ def video(input: Any, style: Any, output: str | Path, *,
     from ..run import Reporter, clock  # the engine, loaded by a run, not by the help
     from ..start import output_size
 
-    for name in _NOT_FOR_VIDEO:
+    for name in NOT_FOR_VIDEO:
         if name in options:
             raise InputError(f"option {name} does not apply to a video")
+    own = TransferOptions.__dataclass_fields__
+    TransferOptions(init=init, **{k: v for k, v in options.items() if k in own}).check()  # before any work
     if not (math.isfinite(temporal_weight) and temporal_weight >= 0):
         raise InputError(f"temporal weight must be a finite number >= 0, got {temporal_weight}")
     if not isinstance(frame_iterations, int) or frame_iterations < 1:
@@ -305,4 +308,5 @@ def _prepare_folder(folder: Path, fingerprint: str, resume: bool) -> int:
     return 0
 
 
-__all__ = ["video", "temporal_loss", "frames_folder", "DEFAULT_TEMPORAL_WEIGHT", "DEFAULT_FRAME_ITERATIONS"]
+__all__ = ["video", "temporal_loss", "frames_folder", "DEFAULT_TEMPORAL_WEIGHT", "DEFAULT_FRAME_ITERATIONS",
+           "NOT_FOR_VIDEO"]
