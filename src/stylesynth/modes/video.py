@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from PIL import Image
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
-from ..options import TransferOptions
+from ..options import TransferOptions, check_number
 from ..outputs import input_paths, inside, refuse_overwriting
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
@@ -155,10 +154,8 @@ def video(input: Any, style: Any, output: str | Path, *,
             raise InputError(f"option {name} does not apply to a video")
     own = TransferOptions.__dataclass_fields__
     TransferOptions(init=init, **{k: v for k, v in options.items() if k in own}).check()  # before any work
-    if not (math.isfinite(temporal_weight) and temporal_weight >= 0):
-        raise InputError(f"temporal weight must be a finite number >= 0, got {temporal_weight}")
-    if not isinstance(frame_iterations, int) or frame_iterations < 1:
-        raise InputError(f"frame iterations must be at least 1, got {frame_iterations}")
+    check_number("temporal weight", temporal_weight, low=0)
+    check_number("frame iterations", frame_iterations, whole=True, low=1)
     if flow_method not in flow.METHODS:
         raise InputError(f"unknown flow method '{flow_method}': choose {' or '.join(flow.METHODS)}")
     out = _check_output(output)
