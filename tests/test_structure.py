@@ -39,7 +39,7 @@ def test_every_run_option_is_on_the_command_line_or_marked_api_only():
 def test_every_run_option_is_in_the_web_config():
     """The studio says how it sets every RunOptions field (/api/config serves it: test_web_api)."""
     pytest.importorskip("starlette")
-    from stylesynth.web.app import FIELDS as FORM
+    from stylesynth.web.form import FIELDS as FORM
     from stylesynth.web.settings import RUN_OPTIONS, WebSettings
 
     assert set(RUN_OPTIONS) == set(FIELDS), "say in web/settings.py RUN_OPTIONS how the studio sets it"

@@ -500,11 +500,11 @@ def rss_mb() -> float:
 def test_large_uploads_cost_no_decoding_when_refused_and_memory_is_given_back(vgg16_weights, monkeypatch):
     """Before: 4 concurrent requests with two 49-Mpx PNGs each were fully decoded before being
     refused with 429 (queue full): peak 4.6 GB, still 4.5 GB after every job was cancelled."""
-    import stylesynth.web.app as app_module
+    import stylesynth.web.form as form_module  # where uploads are decoded
 
     decoded = []
-    real_open = app_module.open_image
-    monkeypatch.setattr(app_module, "open_image", lambda path: decoded.append(path) or real_open(path))
+    real_open = form_module.open_image
+    monkeypatch.setattr(form_module, "open_image", lambda path: decoded.append(path) or real_open(path))
     big = png_bytes((7000, 7000))  # 49 Mpx, 147 MB decoded, a few hundred KB as a PNG
     settings = WebSettings(examples_dir=EXAMPLES, max_queue=1, max_size=96, default_size=64,
                            presets={"draft": 2, "fast": 3, "quality": 4}, default_preset="draft")

@@ -1,8 +1,9 @@
 """Command-line shell: parses options, calls the library, reports errors in one line.
 
-Options are not declared here: the synthesis options are made from `RunOptions`' catalogue
-(options.py: help, choices, bounds) and the modes' own from their signatures' defaults, so the
-CLI, the API and the web studio cannot drift apart.
+Options are not declared here: the synthesis options and transfer's own (also video's and
+batch's) are made from the catalogue (options.py: `RunOptions`, `TransferOptions`: help, choices,
+bounds), the other modes' own from their signatures' defaults, so the CLI, the API, batch's
+manifests and the web studio cannot drift apart.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import colors, loaded_for_the_command_line, signals, weights
+from . import loaded_for_the_command_line, signals, weights
 from .errors import InputError, StylesynthError
 from .flow import METHODS as FLOW_METHODS
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
 from .modes.figures import FIGURES, figure
-from .modes.video import video
+from .modes.video import NOT_FOR_VIDEO, video
 from .names import INITS, NETWORKS
-from .options import MAX_SIZE, RunOptions
+from .options import BATCH_WIDE, FIELDS, JOB_OPTIONS, RunOptions, TransferOptions
 from .outputs import input_paths, refuse_overwriting
 from .pyramid import preset_help
 from .version import __version__
@@ -65,16 +66,17 @@ def _default(function, name: str):
     return inspect.signature(function).parameters[name].default
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(RunOptions)}
-
-
 def catalogue_option(name: str, **changes):
-    """The click option of RunOptions field `name`, from its catalogue entry; `changes` (a
-    command's own default or help) go over it."""
+    """The click option of catalogue field `name` (options.FIELDS), from its entry; `changes`
+    (a command's own default or help) go over it."""
     meta = FIELDS[name].metadata
     settings = {"default": FIELDS[name].default, "help": meta["help"], "metavar": meta["metavar"]}
     if meta["kind"] is bool and "/" not in (meta["flag"] or ""):
         settings["is_flag"] = True
+    elif meta["choices"] and "/" in (meta["flag"] or ""):  # --crop/--pad: the first choice or the second
+        first, second = meta["choices"]
+        settings.update(default=settings["default"] == first,
+                        callback=lambda ctx, param, value: first if value else second)
     elif meta["choices"]:
         settings["type"] = click.Choice(meta["choices"])
     elif name == "size":
@@ -88,11 +90,12 @@ def catalogue_option(name: str, **changes):
     return click.option(meta["flag"] or f"--{name.replace('_', '-')}", name, **settings)
 
 
-def catalogue_options(leave_out=(), changes: dict | None = None) -> list:
-    """The click options of every RunOptions field the command line sets, but `leave_out`;
-    `changes`: field name -> what goes over its catalogue entry."""
-    return [catalogue_option(name, **(changes or {}).get(name, {})) for name, f in FIELDS.items()
-            if f.metadata["command_line"] and name not in leave_out]
+def catalogue_options(options=RunOptions, leave_out=(), changes: dict | None = None, only=None) -> list:
+    """The click options of every field of `options` (RunOptions, TransferOptions) the command
+    line sets, but `leave_out` (or `only` those); `changes`: field name -> what goes over its
+    catalogue entry."""
+    return [catalogue_option(f.name, **(changes or {}).get(f.name, {})) for f in dataclasses.fields(options)
+            if f.metadata["command_line"] and f.name not in leave_out and (only is None or f.name in only)]
 
 
 # What the command line adds to a run: where its result goes and how it is reported.
@@ -112,6 +115,11 @@ def _apply(options: list, command):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _apply_catalogue(options, **kwargs):
+    """A decorator adding `catalogue_options(options, **kwargs)`."""
+    return lambda command: _apply(catalogue_options(options, **kwargs), command)
 
 
 def run_options(command, from_noise: bool = False):
@@ -228,59 +236,15 @@ def texture_command(styles, **options):
 @click.argument("style", required=False)
 @click.option("--style", "extra_styles", multiple=True, metavar="STYLE[:WEIGHT]",
               help="A style image, repeatable, with an optional weight: --style a.jpg:0.7 --style b.jpg:0.3.")
-@click.option("--ratio", type=float, default=None,
-              help=f"alpha/beta, content vs style emphasis [default: {_default(transfer, 'ratio'):g}].")
-@click.option("--content-weight", type=float, default=None, help="alpha (instead of --ratio).")
-@click.option("--style-weight", type=float, default=None, help="beta (instead of --ratio).")
-@click.option("--content-layers", default=_default(transfer, "content_layers"), show_default=True)
-@click.option("--style-layers", default=_default(transfer, "style_layers"), show_default=True,
-              help="Optionally weighted: relu1_1:0.2,relu2_1:0.2,...")
-@click.option("--init", default=_default(transfer, "init"), show_default=True,
-              help="palette (the photo in the painting's colours), content, noise, style, or an image path.")
-@click.option("--preserve-colors", type=click.Choice(colors.PRESERVE_COLORS),
-              default=_default(transfer, "preserve_colors"), show_default=True,
-              help="Keep the photo's colours: transfer luminance only, or match the style's colours first.")
-@click.option("--style-scale", type=float, default=_default(transfer, "style_scale"), show_default=True,
-              help="See the style at this multiple of the output size: above 1, bigger strokes.")
-@click.option("--paint-size", type=click.IntRange(0, MAX_SIZE), default=_default(transfer, "paint_size"),
-              show_default=True, metavar="PX",
-              help="Paint smaller results larger, up to this long side (at most 4/3 their own), then "
-              "downscale: the strokes cover less of the photo, at about twice the time (e.g. 512).")
-@click.option("--mask", type=click.Path(dir_okay=False), default=None,
-              help="Label image: each colour (brightest first) gets one --style; an extra darkest "
-              "colour keeps the photo.")
-@click.option("--out-size", default=None, metavar="WxH", help="Exact output size (see --crop/--pad).")
-@click.option("--crop/--pad", "crop", default=True, show_default=True,
-              help="Bring the content to --out-size's shape by centre-cropping or edge-padding.")
+@_apply_catalogue(TransferOptions)
 @run_options
-def transfer_command(content, style, extra_styles, ratio, content_weight, style_weight, crop, **options):
+def transfer_command(content, style, extra_styles, **options):
     """Render CONTENT in the style of STYLE (Gatys et al., Eq. 7)."""
     styles = ([style] if style else []) + list(extra_styles)
     if not styles:
         raise InputError("no style image: give STYLE or --style FILE")
-    ratio = _ratio(ratio, content_weight, style_weight)
     sources = [_weighted(s) for s in styles]
-    _run(transfer, {"content": content, "style": sources if len(sources) > 1 else sources[0],
-                    "ratio": ratio, "content_weight": content_weight, "style_weight": style_weight,
-                    "fit": "crop" if crop else "pad"},
-         **options)
-
-
-def _ratio(ratio: float | None, content_weight: float | None, style_weight: float | None) -> float | None:
-    """--ratio, or --content-weight/--style-weight, or the default ratio."""
-    if ratio is not None and (content_weight is not None or style_weight is not None):
-        raise InputError("give either --ratio or --content-weight/--style-weight, not both")
-    if ratio is None and content_weight is None and style_weight is None:
-        ratio = _default(transfer, "ratio")
-    return ratio
-
-
-def _params(source, names: tuple[str, ...]) -> list[click.Parameter]:
-    """The options `names` of a command or of an options decorator (run_options), reused as they
-    are, in the order given."""
-    params = source.params if isinstance(source, click.Command) else source(lambda: None).__click_params__
-    by_name = {p.name: p for p in params}
-    return [by_name[name] for name in names]
+    _run(transfer, {"content": content, "style": sources if len(sources) > 1 else sources[0]}, **options)
 
 
 @cli.command("video")
@@ -303,17 +267,19 @@ def _params(source, names: tuple[str, ...]) -> list[click.Parameter]:
 @click.option("--fps", type=float, default=None,
               help="Frame rate [default: the input video's; 24 for a folder of frames].")
 @click.option("--resume", is_flag=True, help="Continue after the last finished frame in the frames folder.")
-def video_command(input_, style, output, ratio, content_weight, style_weight, quiet, as_json, **options):
+@_apply_catalogue(TransferOptions, leave_out={*NOT_FOR_VIDEO, "paint_size"})  # painted at the frame's size
+@_apply_catalogue(RunOptions, leave_out={"tile", "checkpoint_every", "resume"})
+@OUTPUT_OPTIONS["quiet"]
+@OUTPUT_OPTIONS["as_json"]
+def video_command(input_, style, output, quiet, as_json, **options):
     """Stylize a clip INPUT (a video, or a folder or glob of frames) after STYLE, without flicker.
 
     Each frame after the first starts from the previous result warped by optical flow, with a
     temporal loss where the flow is reliable (Ruder, Dosovitskiy & Brox 2016). The video keeps
     the input's frame rate and audio. Ctrl-C (or SIGTERM) stops after the current step,
     keeping the finished frames: --resume continues."""
-    ratio = _ratio(ratio, content_weight, style_weight)
     with signals.stop_after_step(), weights.quiet(quiet):
-        record = video(input_, style, output, ratio=ratio, content_weight=content_weight,
-                       style_weight=style_weight, progress=not quiet, **options)
+        record = video(input_, style, output, progress=not quiet, **options)
         stopped = signals.received()
     if as_json:
         click.echo(json.dumps(record))
@@ -324,14 +290,6 @@ def video_command(input_, style, output, ratio, content_weight, style_weight, qu
     _exit_if_stopped(stopped if record["interrupted"] else None, record["interrupted"],
                      f"{record['finished']} of {record['frames']} frames to {record['frames_dir']} "
                      "(--resume continues)")
-
-
-video_command.params.extend(
-    _params(transfer_command, ("ratio", "content_weight", "style_weight", "content_layers", "style_layers",
-                               "init", "preserve_colors", "style_scale"))
-    + _params(run_options, ("size", "preset", "scales", "iterations", "optimizer", "lr", "precision", "tv_weight",
-                            "seed", "model", "pooling", "device", "threads", "memory_limit_mb", "weights_file",
-                            "cache_targets", "quiet", "as_json")))
 
 
 class _RayAddress(click.ParamType):
@@ -367,9 +325,12 @@ class _RayAddress(click.ParamType):
 @click.option("--max-retries", type=int, default=3, show_default=True,
               help="Ray: how often a job whose worker died is run again.")
 @click.option("--evaluate", "judge", is_flag=True, help="Score every result with the judge (see evaluate).")
+@_apply_catalogue(TransferOptions, only=JOB_OPTIONS)
+@_apply_catalogue(RunOptions, only=JOB_OPTIONS + BATCH_WIDE)
+@OUTPUT_OPTIONS["quiet"]
+@OUTPUT_OPTIONS["as_json"]
 def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpus_per_job, max_retries, judge,
-                  ratio, content_weight, style_weight, quiet, as_json, weights_file, device, threads,
-                  memory_limit_mb, **options):
+                  quiet, as_json, weights_file, device, threads, memory_limit_mb, **options):
     """Paint every photo CONTENT (files, folders, globs) in the style of every --style, or run a --manifest.
 
     Results go to the -o folder as {content}--{style}.png with their records; a rerun skips the
@@ -379,9 +340,6 @@ def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpu
     ctx = click.get_current_context()
     given = {name: value for name, value in options.items()  # only what was typed: defaults
              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}  # are the engine's
-    given.update({name: value for name, value in (("ratio", ratio), ("content_weight", content_weight),
-                                                  ("style_weight", style_weight)) if value is not None})
-    _ratio(ratio, content_weight, style_weight)  # the same rule as transfer's
 
     def show(line: dict) -> None:
         if as_json:
@@ -405,14 +363,6 @@ def batch_command(contents, styles, output_dir, manifest, jobs, ray_address, gpu
                      "(the same command continues)")
     if counts["failed"]:
         raise StylesynthError(f"{counts['failed']} of {len(lines)} jobs failed (see {Path(output_dir) / 'batch.jsonl'})")
-
-
-batch_command.params.extend(
-    _params(transfer_command, ("ratio", "content_weight", "style_weight", "content_layers", "style_layers",
-                               "init", "preserve_colors", "style_scale", "paint_size"))
-    + _params(run_options, ("size", "preset", "scales", "iterations", "optimizer", "lr", "precision", "tv_weight",
-                            "seed", "model", "pooling", "device", "threads", "memory_limit_mb", "weights_file",
-                            "quiet", "as_json")))
 
 
 @cli.command("layers")

@@ -10,10 +10,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .errors import InputError
-
-PRESERVE_COLORS = ("none", "luminance", "histogram")
-
 # ITU-R BT.601 full range, as in JPEG: Y = KR*R + KG*G + KB*B; Cb, Cr centred on 128.
 _TO_YCC = np.array([[0.299, 0.587, 0.114],
                     [-0.168736, -0.331264, 0.5],
@@ -101,9 +97,3 @@ def match_distribution(style: Image.Image, content: Image.Image, rounds: int = 2
 def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(matrix)
     return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
-
-
-def check(mode: str) -> str:
-    if mode not in PRESERVE_COLORS:
-        raise InputError(f"unknown --preserve-colors '{mode}': choose luminance or histogram")
-    return mode

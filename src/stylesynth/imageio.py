@@ -11,6 +11,7 @@ sidecar for JPEG and WebP.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -101,7 +102,7 @@ def _open_file(path: Path) -> Image.Image:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 img = Image.open(fh)
-            _check_pixels(path, img.size)  # from the header, before decoding
+            check_pixels(path, img.size)  # from the header, before decoding
             # Force the full decode here, so truncated data fails now, as an
             # InputError, and not later inside the model.
             img.load()
@@ -143,16 +144,34 @@ def _decode(name: Any, decode: Callable[[], Image.Image]) -> Image.Image:
         ) from None
 
 
-def _check_pixels(name: Any, size: tuple[int, int]) -> None:
-    """Refuse decompression bombs using the size in the header alone."""
+def check_pixels(name: Any, size: tuple[int, int], limit: int = MAX_PIXELS) -> int:
+    """Refuse images over `limit` pixels (decompression bombs) using the size in the header
+    alone; return the pixels. The one pixel limit check (the studio's uploads use it too)."""
     width, height = size
-    if width * height > MAX_PIXELS:
+    if width * height > limit:
         raise InputError(
             one_line(
                 f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
-                f"{MAX_PIXELS:,}: downscale it first"
+                f"{limit:,}: downscale it first"
             )
         )
+    return width * height
+
+
+def header_pixels(data: bytes, name: Any, limit: int = MAX_PIXELS) -> int:
+    """The pixels of the image in `data` from its header alone (nothing is decoded), refused
+    over `limit`; 0 when there is no header to read (the loader says why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                size = img.size
+    except Image.DecompressionBombError:
+        raise InputError(one_line(f"{name} is too large to open safely (over {limit:,} pixels): "
+                                  "downscale it first")) from None
+    except Exception:  # noqa: BLE001 - not an image: the loader says why
+        return 0
+    return check_pixels(name, size, limit)
 
 
 def _transposed(img: Image.Image) -> Image.Image:
@@ -203,7 +222,7 @@ def _from_array(a: np.ndarray) -> Image.Image:
         raise InputError(f"expected an HxW or HxWx3 image array, got shape {a.shape}")
     if a.dtype not in (np.uint8, np.uint16, np.bool_) and a.dtype.kind != "f":
         raise InputError(f"unsupported array dtype {a.dtype}: use uint8, uint16 or float in [0, 1]")
-    _check_pixels("array", (a.shape[1], a.shape[0]))
+    check_pixels("array", (a.shape[1], a.shape[0]))
     if a.dtype.kind == "f" and a.size and np.nanmax(a) > 1.0:
         raise InputError("float image arrays must be in [0, 1]: divide 0..255 data by 255")
     return _to_rgb(Image.fromarray(np.ascontiguousarray(_to_uint8(a))))

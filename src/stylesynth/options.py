@@ -1,13 +1,17 @@
-"""`RunOptions`: the settings every mode shares, and the one catalogue of them.
+"""The one catalogue of options: `RunOptions` (what every mode shares) and `TransferOptions`
+(transfer's own, which video and batch take too).
 
-Each field carries its help text, choices and bounds (`dataclasses.field(metadata=...)`): the
-command line's options, the Python API's checks and the web studio's form are all read from
-here, so that none of them can drift from the others.
+Each field carries its help text, choices and bounds (`dataclasses.field(metadata=...)`). The
+command line's options (cli.py), the Python API's checks, batch's manifest columns and the web
+studio's form checks and `/api/config` are all read from here, and every number anywhere is
+checked by `check_number`, so that none of them can drift from the others
+(tests/test_options_catalogue.py).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import classic
 from .errors import InputError
-from .names import DEVICES, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS
+from .names import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, DEVICES, FITS, NETWORKS,
+                    OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS)
 from .pyramid import PRESETS, preset_help
 
 if TYPE_CHECKING:  # torch is loaded by the runs, not by the command line's help
@@ -28,15 +33,18 @@ MAX_SIZE = 8192
 
 def option(default: Any = None, help: str = "", *, kind: type | None = None, choices: tuple = (),
            low: float | None = None, high: float | None = None, strict: bool = False,
-           label: str | None = None, flag: str | None = None, metavar: str | None = None,
-           command_line: bool = True) -> Any:
-    """A RunOptions field and what is known about it: `kind` (int, float, str, bool; Path: a
-    file), `choices`, bounds `low`..`high` (`strict`: above `low`), the `label` errors name it
-    by, the command line's `flag` (default --field-name) and `metavar`; `command_line=False`:
-    the API's alone."""
+           span: str | None = None, label: str | None = None, flag: str | None = None,
+           metavar: str | None = None, command_line: bool = True, batch: str | None = "job") -> Any:
+    """A catalogue field and what is known about it: `kind` (int, float, str, bool; Path: a
+    file), `choices`, bounds `low`..`high` (`strict`: above `low`; `span`: how errors say
+    them, if not the usual way), the `label` errors name it by, the command line's `flag`
+    (default --field-name; "--a/--b" for a flag, or for two choices) and `metavar`;
+    `command_line=False`: the API's alone. `batch`: "job", a batch's job may set it (a manifest's
+    column); "batch", the same for every job (not part of a result); None, not in a batch."""
     return field(default=default, metadata={
         "help": help, "kind": kind, "choices": choices, "low": low, "high": high, "strict": strict,
-        "label": label, "flag": flag, "metavar": metavar, "command_line": command_line})
+        "span": span, "label": label, "flag": flag, "metavar": metavar, "command_line": command_line,
+        "batch": batch if command_line else None})
 
 
 @dataclass
@@ -51,11 +59,12 @@ class RunOptions:
     # docs/normalization.md). Max pooling is what the network was trained with.
     pooling: str = option("avg", "avg: Gatys et al.'s smoother choice.", kind=str, choices=POOLINGS)
     device: str = option("auto", "Where the network runs (auto: CUDA, then MPS, then the CPU).",
-                         kind=str, choices=DEVICES)
-    threads: int | None = option(None, "CPU threads (default: all cores).", kind=int, high=1024)
+                         kind=str, choices=DEVICES, batch="batch")
+    threads: int | None = option(None, "CPU threads (default: all cores).", kind=int, high=1024,
+                                 batch="batch")
     weights_file: str | None = option(None, "Network weights file (torchvision .pth) [default: the "
                                       "resolver's order, see `stylesynth weights list`].", kind=Path,
-                                      flag="--weights")
+                                      flag="--weights", batch="batch")
     optimizer: str = option("lbfgs", "L-BFGS, Adam, or plain gradient descent.", kind=str,
                             choices=OPTIMIZERS)
     precision: str = option("auto", "The network's arithmetic: auto is bfloat16 where the hardware has "
@@ -78,20 +87,20 @@ class RunOptions:
     on_step: Callable[[Step], None] | None = option(None, "Called after every iteration.",
                                                     command_line=False)
     cache_targets: bool = option(True, "Keep style targets on disk: restyling skips that work.",
-                                 kind=bool, flag="--cache-targets/--no-cache-targets")
+                                 kind=bool, flag="--cache-targets/--no-cache-targets", batch=None)
     memory_limit_mb: int | None = option(
         None, "Memory budget; larger runs recompute early layers or are refused "
         "[default: min(8 GiB, 80% of RAM)].", kind=int, low=0, strict=True, label="memory limit (MB)",
-        flag="--memory-limit", metavar="MB")
+        flag="--memory-limit", metavar="MB", batch="batch")
     tile: int | None = option(
         None, "Evaluate each iteration tile by tile, PX-pixel tiles: the same gradient in bounded memory "
         "(VGG only) [default: only where the memory plan needs it].", kind=int, low=16, high=MAX_SIZE,
-        metavar="PX")
+        metavar="PX", batch=None)
     checkpoint_path: str | None = option(None, "Where to keep the run's state (the command line: "
                                          "OUT.ckpt).", kind=Path, command_line=False)
     checkpoint_every: int = option(0, "Save the run's state to OUT.ckpt every N iterations.", kind=int,
-                                   low=0, label="--checkpoint-every", metavar="N")
-    resume: bool = option(False, "Continue the run saved in OUT.ckpt, if any.", kind=bool)
+                                   low=0, label="--checkpoint-every", metavar="N", batch=None)
+    resume: bool = option(False, "Continue the run saved in OUT.ckpt, if any.", kind=bool, batch=None)
     # A further term of the objective (GatysObjective's `extra`): image -> (loss, parts); it may
     # be called at every scale's size (video's temporal loss, modes/video.py)
     extra_loss: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]] | None = option(
@@ -109,34 +118,148 @@ class RunOptions:
                 check_value(f, getattr(self, f.name))
 
 
-def check_value(f, value: Any) -> None:
-    """Check one field's value against its catalogue entry (None is always allowed)."""
+@dataclass
+class TransferOptions:
+    """Transfer's own settings (Gatys Fig. 2, Eq. 7, and the controls of Gatys et al. 2017);
+    video and batch take them too."""
+
+    # None: DEFAULT_RATIO, unless weights are given (`loss_weights`, the rule).
+    ratio: float | None = option(None, f"alpha/beta, content vs style emphasis [default: {DEFAULT_RATIO:g}].",
+                                 kind=float, low=0)
+    content_weight: float | None = option(None, "alpha (instead of --ratio).", kind=float, low=0,
+                                          label="content weight")
+    style_weight: float | None = option(None, "beta (instead of --ratio).", kind=float, low=0,
+                                        label="style weight")
+    content_layers: str = option(DEFAULT_CONTENT_LAYERS, "Content layers, optionally weighted: "
+                                 "relu4_2 or relu3_2:0.5,relu4_2:0.5.", kind=str)
+    style_layers: str = option(DEFAULT_STYLE_LAYERS, "Optionally weighted: relu1_1:0.2,relu2_1:0.2,...",
+                               kind=str)
+    init: Any = option("palette", "palette (the photo in the painting's colours), content, noise, style, "
+                       "or an image path.", kind=str)
+    preserve_colors: str = option("none", "Keep the photo's colours: transfer luminance only, or match the "
+                                  "style's colours first.", kind=str, choices=PRESERVE_COLORS)
+    style_scale: float = option(1.0, "See the style at this multiple of the output size: above 1, bigger "
+                                "strokes.", kind=float, low=0, high=8, strict=True, span="in (0, 8]",
+                                label="style scale")
+    paint_size: int | None = option(
+        None, "Paint smaller results larger, up to this long side (at most 4/3 their own), then downscale: "
+        "the strokes cover less of the photo, at about twice the time (e.g. 512).", kind=int, low=0,
+        high=MAX_SIZE, label="paint size", metavar="PX")
+    mask: Any = option(None, "Label image: each colour (brightest first) gets one --style; an extra darkest "
+                       "colour keeps the photo.", kind=Path, batch=None)
+    out_size: str | tuple[int, int] | None = option(None, "Exact output size (see --crop/--pad).", kind=str,
+                                                    metavar="WxH", batch=None)
+    fit: str = option("crop", "Bring the content to --out-size's shape by centre-cropping or edge-padding.",
+                      kind=str, choices=FITS, flag="--crop/--pad", batch=None)
+
+    def check(self) -> None:
+        for f in fields(self):
+            check_value(f, getattr(self, f.name))
+        loss_weights(self.ratio, self.content_weight, self.style_weight)
+
+
+def loss_weights(ratio: float | None, content_weight: float | None, style_weight: float | None
+                 ) -> tuple[float, float]:
+    """Eq. 7's alpha and beta: a ratio alpha/beta, or explicit weights (one left out is 1), never
+    both; neither: DEFAULT_RATIO. The one place this rule is written."""
+    if ratio is not None and (content_weight is not None or style_weight is not None):
+        raise InputError("give either --ratio or --content-weight/--style-weight, not both")
+    if content_weight is not None or style_weight is not None:
+        return (1.0 if content_weight is None else content_weight, 1.0 if style_weight is None else style_weight)
+    ratio = DEFAULT_RATIO if ratio is None else ratio
+    if not ratio > 0:
+        raise InputError("ratio (alpha/beta) must be > 0: use --style-weight 0 or --content-weight 0 to switch "
+                         "a term off")
+    return ratio, 1.0
+
+
+# Every option of the catalogue by name (the two classes share none).
+FIELDS = {f.name: f for options in (RunOptions, TransferOptions) for f in fields(options)}
+# Batch: what a job may set (a manifest's columns, the command line's options for every job), and
+# what is the same for every job. Left out: what names a file a worker elsewhere could not read
+# (a mask; init takes its names only there) and what a batch does not do.
+JOB_OPTIONS = tuple(name for name, f in FIELDS.items() if f.metadata["batch"] == "job")
+BATCH_WIDE = tuple(name for name, f in FIELDS.items() if f.metadata["batch"] == "batch")
+
+
+def check_number(label: str, value: Any, *, whole: bool = False, low: float | None = None,
+                 high: float | None = None, strict: bool = False, span: str | None = None) -> None:
+    """The one number check: `value` is a finite number (`whole`: an integer, unless `strict`),
+    from `low` (`strict`: above it) to `high`; refused in one line that names it by `label`."""
+    whole = whole and not strict
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
+        ok = False
+    else:
+        ok = (math.isfinite(value) and (low is None or (value > low if strict else value >= low))
+              and (high is None or value <= high))
+    if ok:
+        return
+    if span:
+        raise InputError(f"{label} must be {span}, got {value}")
+    if whole:
+        bounds = (f" between {low} and {high}" if low is not None and high is not None else
+                  f" at most {high}" if high is not None else f" >= {low}" if low is not None else "")
+        raise InputError(f"{label} must be a whole number{bounds}, got {value}")
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and (
+            low is None or (value > low if strict else value >= low)):
+        raise InputError(f"{label} must be at most {high:g}, got {value:g}")
+    bound = "" if low is None else f" {'>' if strict else '>='} {low:g}"
+    raise InputError(f"{label} must be a finite number{bound}, got {value}")
+
+
+def check_value(f, value: Any, *, low: float | None = None, high: float | None = None) -> None:
+    """Check one field's value against its catalogue entry (None is always allowed); `low` and
+    `high` narrow its bounds (a server's limits)."""
     meta = f.metadata
     label = meta["label"] or f.name
     if value is None:
         return
     if meta["choices"] and value not in meta["choices"]:
         raise InputError(f"unknown {label} '{value}': choose one of {', '.join(meta['choices'])}")
-    low, high, strict = meta["low"], meta["high"], meta["strict"]
-    if meta["kind"] is int and not strict and isinstance(value, int) and not isinstance(value, bool):
-        if (high is not None and value > high) or (low is not None and value < low):
-            span = f"from {low} to {high}" if low is not None and high is not None else (
-                f"at most {high}" if high is not None else f">= {low}")
-            raise InputError(f"{label} must be a whole number {span}, got {value}")
-    elif meta["kind"] is float or strict:
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and (low is None or (value > low if strict else value >= low))):
-            raise InputError(f"{label} must be a finite number {'>' if strict else '>='} {low:g}, got {value}")
-        if meta["kind"] is float and high is not None and value > high:
-            raise InputError(f"{label} must be at most {high:g}, got {value:g}")
+    if meta["kind"] in (int, float):
+        low = meta["low"] if low is None else low if meta["low"] is None else max(low, meta["low"])
+        high = meta["high"] if high is None else high if meta["high"] is None else min(high, meta["high"])
+        check_number(label, value, whole=meta["kind"] is int, low=low, high=high, strict=meta["strict"],
+                     span=meta["span"])
 
 
-def catalogue() -> dict[str, dict[str, Any]]:
-    """Every RunOptions field: its default and what its metadata says (JSON-ready)."""
+def parse(name: str, value: Any) -> Any:
+    """An option's value written as text (a form's field, a manifest's cell) or as JSON, as its
+    kind: "12" -> 12 for a whole number; iterations N or N1,N2,.. (a JSON list too)."""
+    kind = FIELDS[name].metadata["kind"]
+    what = {int: "a whole number", float: "a number"}.get(kind, "text")
+    try:
+        if name == "size" and value == "original":
+            return value
+        if name == "iterations":
+            if isinstance(value, list) or (isinstance(value, str) and "," in value):
+                return ",".join(str(_whole(v)) for v in (value if isinstance(value, list) else value.split(",")))
+            return _whole(value)
+        if kind is int:
+            return _whole(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value
+    except (TypeError, ValueError):
+        raise InputError(f"bad {name} {str(value)[:40]!r}: {what}") from None
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
+def catalogue(options: type = RunOptions) -> dict[str, dict[str, Any]]:
+    """Every field of `options`: its default and what its metadata says (JSON-ready)."""
     return {f.name: {"default": f.default, "help": f.metadata["help"],
                      "choices": list(f.metadata["choices"]), "low": f.metadata["low"],
                      "high": f.metadata["high"]}
-            for f in fields(RunOptions)}
+            for f in fields(options)}
 
 
 def renamed(options: dict) -> dict:

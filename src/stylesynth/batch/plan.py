@@ -13,19 +13,17 @@ import glob
 import hashlib
 import io
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from ..errors import InputError
 from ..imageio import SAVE_FORMATS, open_image, read_params
-from ..modes.transfer import check_style_scale
-from ..options import RunOptions
+from ..options import JOB_OPTIONS, RunOptions, TransferOptions, parse
 from ..outputs import inside, refuse_overwriting, resolved
 from ..pyramid import check_iterations
-from ..start import INITS
+from ..names import INITS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MANIFEST_COLUMNS = ("content", "style", "output")  # content and style required; output optional
@@ -33,49 +31,6 @@ LOG_NAME = "batch.jsonl"  # in OUTDIR: one line per job done or failed
 IDENTITY_KEY = "batch_job"  # the record's entry holding Job.identity(): marks a batch's result
 
 
-def _whole(value: Any) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(value)
-    return int(value)
-
-
-def _number(value: Any) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(value)
-    return number
-
-
-def _size(value: Any) -> int | str:
-    return "original" if value == "original" else _whole(value)
-
-
-def _iterations(value: Any) -> int | str:
-    """N, or N1,N2,.. coarse to fine (a JSON list is written out so)."""
-    if isinstance(value, list):
-        return ",".join(str(_whole(v)) for v in value)
-    if isinstance(value, str) and "," in value:
-        return ",".join(str(_whole(v)) for v in value.split(","))
-    return _whole(value)
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(value)
-    return value
-
-
-# The options a job may set, with the transfer's names (a manifest's columns, the command line's
-# options for every job), and how a manifest cell's text becomes a value. Not here: what is the
-# same for the whole batch and not part of a result (device, threads, weights, memory limit), and
-# what names a file a worker elsewhere could not read (an init image, a mask).
-JOB_OPTIONS: dict[str, Callable[[Any], Any]] = {
-    "size": _size, "preset": _text, "scales": _whole, "iterations": _iterations, "seed": _whole,
-    "ratio": _number, "content_weight": _number, "style_weight": _number,
-    "content_layers": _text, "style_layers": _text, "init": _text, "preserve_colors": _text,
-    "style_scale": _number, "paint_size": _whole, "tv_weight": _number, "optimizer": _text, "lr": _number,
-    "model": _text, "pooling": _text, "precision": _text,
-}
 RUN_OPTION_NAMES = set(RunOptions.__dataclass_fields__)
 
 
@@ -194,7 +149,7 @@ def jobs_from_manifest(manifest: str | os.PathLike, output_dir: str | os.PathLik
             raise InputError(f"{where}output {output} is outside the output folder {out}: name a file "
                              "inside it (relative, without '..')")
         given = {k: v for k, v in row.items() if k in JOB_OPTIONS and v not in (None, "")}
-        jobs.append(Job(content, style, out / output, {**common, **check_options(given, where)}, line))
+        jobs.append(Job(content, style, out / output, check_options({**common, **given}, where), line))
     return check_jobs(jobs, path)
 
 
@@ -249,26 +204,14 @@ def check_options(options: dict[str, Any], where: str) -> dict[str, Any]:
     if unknown:
         raise InputError(f"{where}option(s) {', '.join(unknown)} cannot vary per job in a batch: "
                          f"known are {', '.join(JOB_OPTIONS)}")
-    converted = {}
-    for name, value in options.items():
-        if value is None:
-            continue
-        try:
-            converted[name] = JOB_OPTIONS[name](value)
-        except (TypeError, ValueError):
-            raise InputError(f"{where}bad {name} {value!r}") from None
-    if "init" in converted and converted["init"] not in INITS:
-        raise InputError(f"{where}init must be one of {', '.join(INITS)} in a batch, got {converted['init']!r}")
-    if converted.get("preserve_colors", "none") not in ("none", "luminance", "histogram"):
-        raise InputError(f"{where}preserve_colors must be none, luminance or histogram")
-    run = {k: v for k, v in converted.items() if k in RUN_OPTION_NAMES}
-    if run.get("size") == "original":
-        run.pop("size")
     try:
+        converted = {name: parse(name, value) for name, value in options.items() if value is not None}
+        if "init" in converted and converted["init"] not in INITS:
+            raise InputError(f"init must be one of {', '.join(INITS)} in a batch, got {converted['init']!r}")
+        run = {k: v for k, v in converted.items() if k in RUN_OPTION_NAMES and (k, v) != ("size", "original")}
         RunOptions(**run).check()
         check_iterations(converted.get("iterations"), converted.get("scales"))
-        if "style_scale" in converted:
-            check_style_scale(converted["style_scale"])
+        TransferOptions(**{k: v for k, v in converted.items() if k not in RUN_OPTION_NAMES}).check()
     except InputError as exc:
         raise InputError(f"{where}{exc}") from None
     return converted

@@ -20,7 +20,6 @@ what is reported is the rectified mean in both cases.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from typing import TYPE_CHECKING
@@ -30,7 +29,7 @@ from PIL import Image
 from ..errors import InputError
 from ..imageio import open_image, to_pil, to_tensor
 from ..names import layer_names
-from ..options import from_keywords
+from ..options import check_number, from_keywords
 from .inputs import original_size, source_names
 
 if TYPE_CHECKING:
@@ -48,17 +47,6 @@ NOT_FOR_DREAM = {"optimizer": "dream always uses gradient ascent (Eq. 3)",
                  "resume": "dream runs are short and are not resumed",
                  "checkpoint_every": "dream runs are short and keep no checkpoint",
                  "extra_loss": "dream's objective is the activation alone"}
-
-
-def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False,
-                  strict: bool = False) -> None:
-    bad = isinstance(value, bool) or not isinstance(value, (int, float) if not integer else int)
-    if not bad:
-        bad = not math.isfinite(value) or value < minimum or (strict and value == minimum)
-    if bad:
-        kind = "a whole number" if integer else "a number"
-        relation = ">" if strict else ">="
-        raise InputError(f"{name} must be {kind} {relation} {minimum:g}, got {value!r}")
 
 
 def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None, octaves: int = 4,
@@ -84,11 +72,11 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     for name, value in options.items():
         if name in NOT_FOR_DREAM and value not in (None, False, "gd"):  # False: also 0, 0.0
             raise InputError(f"dream does not take {name}: {NOT_FOR_DREAM[name]}")
-    _check_number("octaves", octaves, minimum=1, integer=True)
-    _check_number("octave_scale", octave_scale, minimum=1, strict=True)
-    _check_number("step", step, minimum=0, strict=True)
-    _check_number("iterations", iterations, minimum=1, integer=True)
-    _check_number("jitter", jitter, minimum=0, integer=True)
+    check_number("octaves", octaves, whole=True, low=1)
+    check_number("octave_scale", octave_scale, low=1, strict=True)
+    check_number("step", step, low=0, strict=True)
+    check_number("iterations", iterations, whole=True, low=1)
+    check_number("jitter", jitter, whole=True, low=0)
     if image is None:
         raise InputError("no image given to dream on")
     source = open_image(image)

@@ -8,14 +8,12 @@ from typing import Any
 from PIL import Image
 
 from .. import classic, colors
-from ..errors import InputError
 from ..imageio import to_tensor
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS
-from ..options import MAX_SIZE, from_keywords
+from ..options import TransferOptions, from_keywords, loss_weights
 from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
 
-FITS = ("crop", "pad")
 # The long side a smaller transfer is painted at, then downscaled, but never more than
 # PAINT_UPSCALE times its own: VGG's strokes are a few pixels wide whatever the picture's size,
 # so at 384 px they cover more of the photo than at 512 (painted at 512, the studio's 384 px
@@ -26,17 +24,6 @@ FITS = ("crop", "pad")
 # own trade-off curve (a move toward the photo, as a larger ratio gives) at twice the time.
 PAINT_SIZE = 512  # what `--paint-size` is measured with
 PAINT_UPSCALE = 4 / 3
-
-
-def check_style_scale(style_scale: float) -> None:
-    """The style is seen at most 8 times larger (and at some size at all)."""
-    if not (style_scale > 0 and style_scale <= 8):
-        raise InputError(f"style scale must be in (0, 8], got {style_scale}")
-
-
-def check_paint_size(paint_size: int | None) -> None:
-    if paint_size is not None and not (isinstance(paint_size, int) and 0 <= paint_size <= MAX_SIZE):
-        raise InputError(f"paint size must be a whole number of pixels in 0..{MAX_SIZE}, got {paint_size!r}")
 
 
 def painting_size(size: tuple[int, int], paint_size: int | None) -> tuple[int, int]:
@@ -51,15 +38,15 @@ def painting_size(size: tuple[int, int], paint_size: int | None) -> tuple[int, i
 def transfer(content: Any, style: Any, *,
              content_layers: str | list[str] | dict[str, float] = DEFAULT_CONTENT_LAYERS,
              style_layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
-             ratio: float | None = DEFAULT_RATIO, content_weight: float | None = None,
+             ratio: float | None = None, content_weight: float | None = None,
              style_weight: float | None = None, init: Any = "palette",
              preserve_colors: str = "none", style_scale: float = 1.0, mask: Any = None,
              out_size: str | tuple[int, int] | None = None, fit: str = "crop",
              paint_size: int | None = None, **options: Any) -> Image.Image:
     """Render `content` in the style of `style`, minimizing alpha*content + beta*style.
 
-    Give either `ratio` (alpha/beta, paper units: 1e-3 as in Fig. 2) or `content_weight` and
-    `style_weight`. `init` defaults to "palette", the photo recoloured to the painting's colour
+    Give either `ratio` (alpha/beta, paper units: 1e-3 as in Fig. 2; None: DEFAULT_RATIO) or
+    `content_weight` and `style_weight`, not both (options.loss_weights). `init` defaults to "palette", the photo recoloured to the painting's colour
     distribution (colors.match_distribution): it converges in far fewer iterations than white noise (the paper's
     choice, `init="noise"`) and, unlike the photo itself (`"content"`), reaches the palette. Several styles as
     [(source, weight), ...] blend their Gram matrices — or, with `mask`, each paints its own
@@ -70,7 +57,8 @@ def transfer(content: Any, style: Any, *,
     shape. A result smaller than `paint_size` (long side) is painted larger, up to that size and at
     most PAINT_UPSCALE times its own, then downscaled (Lanczos): the strokes cover less of the
     photo. None or 0: at the output's size (video does so: its temporal term works on the frames).
-    Other options: `RunOptions`. `preset="classic"` is jcjohnson/neural-style's recipe
+    These options are checked by `TransferOptions` (options.py, with their help and bounds);
+    other options: `RunOptions`. `preset="classic"` is jcjohnson/neural-style's recipe
     (classic.py): its layers, weights and start replace those left at their defaults here.
     """
     from ..masks import region_masks  # the engine, loaded by a run, not by the help
@@ -78,22 +66,25 @@ def transfer(content: Any, style: Any, *,
     from ..start import output_size
     from ..synthesis import synthesize
 
+    TransferOptions(content_layers=content_layers, style_layers=style_layers, ratio=ratio,
+                    content_weight=content_weight, style_weight=style_weight, init=init,
+                    preserve_colors=preserve_colors, style_scale=style_scale, paint_size=paint_size, mask=mask,
+                    out_size=out_size, fit=fit).check()
     if options.get("preset") == classic.PRESET:
         given = classic.fill({"content_layers": content_layers, "style_layers": style_layers, "init": init},
                              classic.TRANSFER, {"content_layers": DEFAULT_CONTENT_LAYERS,
                                                 "style_layers": DEFAULT_STYLE_LAYERS, "init": "palette"})
         content_layers, style_layers, init = given["content_layers"], given["style_layers"], given["init"]
-        if content_weight is None and style_weight is None and ratio != DEFAULT_RATIO:
+        if content_weight is None and style_weight is None and ratio not in (None, DEFAULT_RATIO):
             content_weight = ratio * classic.TRANSFER["style_weight"]  # alpha/beta as given
         content_weight = classic.TRANSFER["content_weight"] if content_weight is None else content_weight
         style_weight = classic.TRANSFER["style_weight"] if style_weight is None else style_weight
+        ratio = None
     if options.get("size") == "original":
         options["size"] = None
     contents = weighted_images(content, "content")
     photo = contents[0][0]
     exact = parse_out_size(out_size)
-    if fit not in FITS:
-        raise InputError(f"unknown fit '{fit}': choose crop or pad")
     if exact:
         photo = _fit(photo, exact, fit)
         contents = [(_fit(img, exact, fit), w) for img, w in contents]
@@ -102,11 +93,8 @@ def transfer(content: Any, style: Any, *,
     opts = from_keywords(options)
     size = exact or output_size(photo, opts.size)
     styles = weighted_images(style, "style")
-    check_style_scale(style_scale)
-    check_paint_size(paint_size)
     # neural-style paints at the size asked; so does the classic preset.
     painted = size if opts.preset == classic.PRESET else painting_size(size, paint_size)
-    colors.check(preserve_colors)
     if preserve_colors == "histogram":
         styles = [(colors.match_histogram(img, photo), w) for img, w in styles]
     elif preserve_colors == "luminance":
@@ -115,14 +103,15 @@ def transfer(content: Any, style: Any, *,
     masks, protected = region_masks(mask, len(styles), painted) if mask is not None else (None, None)
     if masks is not None:
         styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
-    loss_weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
+    alpha, beta = loss_weights(ratio, content_weight, style_weight)
     result = synthesize(
-        mode="transfer", out_size=painted, options=opts, loss_weights=loss_weights, content=contents,
+        mode="transfer", out_size=painted, options=opts,
+        loss_weights=LossWeights(content=alpha, style=beta, tv=opts.tv_weight), content=contents,
         style=styles, content_layers=parse_layers(content_layers),
         style_layers=parse_layers(style_layers), init=init_spec(init), style_scale=style_scale,
         style_masks=masks,
         record={"content": source_names(content), "style": source_names(style),
-                "ratio": ratio if content_weight is None and style_weight is None else None,
+                "ratio": alpha if content_weight is None and style_weight is None else None,
                 "preserve_colors": preserve_colors, "mask": source_names(mask) if mask is not None else None,
                 "fit": fit if exact else None, "paint_size": paint_size or None,
                 "painted_at": list(painted)})

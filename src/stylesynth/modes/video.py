@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from PIL import Image
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
+from ..options import TransferOptions, check_number
 from ..outputs import input_paths, inside, refuse_overwriting
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
@@ -55,7 +55,7 @@ DEFAULT_FRAME_ITERATIONS = 14
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
 # transfer options that mean nothing for a clip: the frame's size and shape are the clip's.
-_NOT_FOR_VIDEO = ("out_size", "fit", "mask", "checkpoint_path", "checkpoint_every", "extra_loss")
+NOT_FOR_VIDEO = ("out_size", "fit", "mask", "checkpoint_path", "checkpoint_every", "extra_loss")
 
 
 def temporal_loss(warped: torch.Tensor, mask: torch.Tensor, weight: float
@@ -149,13 +149,13 @@ def video(input: Any, style: Any, output: str | Path, *,
     from ..run import Reporter, clock  # the engine, loaded by a run, not by the help
     from ..start import output_size
 
-    for name in _NOT_FOR_VIDEO:
+    for name in NOT_FOR_VIDEO:
         if name in options:
             raise InputError(f"option {name} does not apply to a video")
-    if not (math.isfinite(temporal_weight) and temporal_weight >= 0):
-        raise InputError(f"temporal weight must be a finite number >= 0, got {temporal_weight}")
-    if not isinstance(frame_iterations, int) or frame_iterations < 1:
-        raise InputError(f"frame iterations must be at least 1, got {frame_iterations}")
+    own = TransferOptions.__dataclass_fields__
+    TransferOptions(init=init, **{k: v for k, v in options.items() if k in own}).check()  # before any work
+    check_number("temporal weight", temporal_weight, low=0)
+    check_number("frame iterations", frame_iterations, whole=True, low=1)
     if flow_method not in flow.METHODS:
         raise InputError(f"unknown flow method '{flow_method}': choose {' or '.join(flow.METHODS)}")
     out = _check_output(output)
@@ -305,4 +305,5 @@ def _prepare_folder(folder: Path, fingerprint: str, resume: bool) -> int:
     return 0
 
 
-__all__ = ["video", "temporal_loss", "frames_folder", "DEFAULT_TEMPORAL_WEIGHT", "DEFAULT_FRAME_ITERATIONS"]
+__all__ = ["video", "temporal_loss", "frames_folder", "DEFAULT_TEMPORAL_WEIGHT", "DEFAULT_FRAME_ITERATIONS",
+           "NOT_FOR_VIDEO"]

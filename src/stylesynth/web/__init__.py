@@ -8,7 +8,7 @@ from .settings import PRESET_ITERATIONS, WebSettings
 
 __all__ = ["PRESET_ITERATIONS", "WebSettings", "create_app", "default_examples_dir",
            "BackgroundServer", "serve"]
-_LATER = {"create_app": "app", "default_examples_dir": "app", "BackgroundServer": "server", "serve": "server"}
+_LATER = {"create_app": "app", "default_examples_dir": "examples", "BackgroundServer": "server", "serve": "server"}
 
 
 def __getattr__(name: str):

@@ -31,6 +31,7 @@ from ..imageio import save_image, to_pil
 from ..memory import release_freed_memory
 from ..modes import transfer
 from ..optimize import Step
+from .settings import RUN_OPTIONS, WebSettings
 
 log = logging.getLogger("stylesynth.web")
 
@@ -94,24 +95,17 @@ class Job:
     version: int = 0  # bumped on every change, for event streams
 
 
-@dataclass
-class Settings:
-    """What the job manager needs from the server settings."""
-
-    workers: int = 1
-    max_queue: int = 8
-    result_ttl: float = 3600.0
-    results_dir: Path | None = None
-    run_options: dict[str, Any] = field(default_factory=dict)  # the server's (device, threads ...)
-    previews: int = 25  # about this many previews per job
-    preview_interval: float = 0.3  # seconds between previews, at least
+PREVIEWS = 25  # about this many previews per job
+PREVIEW_INTERVAL = 0.3  # seconds between previews, at least
 
 
 class JobManager:
     """Owns every job; all state changes happen under one lock."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: WebSettings):
         self.settings = settings
+        # The run options `stylesynth serve` sets for every job (device, threads, weights).
+        self.run_options = {name: getattr(settings, name) for name, role in RUN_OPTIONS.items() if role == "server"}
         self._lock = threading.Condition()
         self._jobs: dict[str, Job] = {}
         self._queue: collections.deque[Job] = collections.deque()
@@ -302,7 +296,7 @@ class JobManager:
     def _run(self, job: Job) -> None:
         spec = job.spec
         assert spec is not None
-        every = max(1, spec.iterations // max(1, self.settings.previews))
+        every = max(1, spec.iterations // max(1, PREVIEWS))
 
         def on_step(step: Step) -> None:
             if job.cancel.is_set() or self._stopping.is_set():
@@ -311,7 +305,7 @@ class JobManager:
             preview = None
             last = step.iteration == step.iterations
             if last or (step.iteration % every == 0
-                        and now - job.preview_time >= self.settings.preview_interval):
+                        and now - job.preview_time >= PREVIEW_INTERVAL):
                 buffer = io.BytesIO()
                 to_pil(step.image).save(buffer, format="JPEG", quality=85)
                 preview = buffer.getvalue()
@@ -327,7 +321,7 @@ class JobManager:
                     job.preview, job.preview_iteration, job.preview_time = preview, step.iteration, now
                 job.version += 1
 
-        options = {**spec.options, **self.settings.run_options, "progress": False, "on_step": on_step}
+        options = {**spec.options, **self.run_options, "progress": False, "on_step": on_step}
         style: Any = spec.styles[0][0] if len(spec.styles) == 1 else list(spec.styles)
         try:
             image = transfer(spec.content, style, **options)

@@ -48,13 +48,25 @@ RUN_OPTIONS = {
     "resume": "studio: a job is short and not resumed",
     "extra_loss": "studio: transfer's objective only",
 }
+# How the studio sets each TransferOptions field (the same roles).
+TRANSFER_OPTIONS = {
+    "ratio": "form", "content_layers": "form", "style_layers": "form", "preserve_colors": "form",
+    "content_weight": "studio: the page sets the ratio",
+    "style_weight": "studio: the page sets the ratio (the form's style_weight is a painting's blend weight)",
+    "init": "studio: the engine's default",
+    "style_scale": "studio: the engine's default",
+    "paint_size": "studio: at the size asked",
+    "mask": "studio: no regions",
+    "out_size": "studio: the photo's own shape",
+    "fit": "studio: the photo's own shape",
+}
 
 
 @dataclass
 class WebSettings:
     """Everything `stylesynth serve` can set; the defaults suit one person on a laptop."""
 
-    examples_dir: Path | None = None  # None: app.default_examples_dir()
+    examples_dir: Path | None = None  # None: examples.default_examples_dir()
     workers: int = 1
     max_queue: int = 8  # jobs waiting (not running); more get 429
     max_upload_bytes: int = 20 * 1024 * 1024  # per request; more get 413
