@@ -108,8 +108,6 @@ class LossWeights:
         return cls(content=alpha, style=beta, tv=tv_weight)
 
 
-Weights = LossWeights  # the name of the Python API before 0.2
-
 
 @dataclass(frozen=True)
 class LossForm:
