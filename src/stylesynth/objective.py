@@ -6,6 +6,7 @@ computed once per scale; each evaluation runs the network once, up to the deepes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from .losses import (ContentLoss, GuidedStyleLoss, SquaredContentLoss, SquaredSt
                      StyleLoss, TVLoss, gram_matrix)
 from .names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS  # noqa: F401 (re-exported)
 from .nets import FeatureExtractor
+from .pyramid import content_factor
 
 # The paper's units onto our relative terms: see DEFAULT_RATIO (names.py) for how it was set.
 CONTENT_SCALE = 200.0
@@ -107,6 +109,10 @@ class LossWeights:
             alpha, beta = ratio, 1.0
         return cls(content=alpha, style=beta, tv=tv_weight)
 
+    def for_preset(self, preset: str, iterations) -> "LossWeights":
+        """These weights as `preset` runs them: its content factor (pyramid.content_factor, 1
+        with explicit `iterations`) applied to the content weight."""
+        return dataclasses.replace(self, content=self.content * content_factor(preset, iterations))
 
 
 @dataclass(frozen=True)

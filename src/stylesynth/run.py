@@ -93,9 +93,9 @@ class Run:
 
 def start_run(mode: str, options: RunOptions, layers: list[str], out_size: tuple[int, int],
               seed: int | None = None) -> Run:
-    """Check the options, load the network, check the layers, pick the seed (`seed`: a resumed
-    run's), the precision and the memory plan."""
-    options.check()
+    """Load the network, check the layers, pick the seed (`seed`: a resumed run's), the
+    precision and the memory plan. `options` were checked where they entered the API
+    (options.from_keywords)."""
     set_threads(options.threads)
     net = shared_network(options.model, options.pooling, options.device, options.weights_file)
     device = next(net.buffers()).device

@@ -115,7 +115,8 @@ def transfer(content: Any, style: Any, *,
     masks, protected = region_masks(mask, len(styles), painted) if mask is not None else (None, None)
     if masks is not None:
         styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
-    loss_weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight)
+    loss_weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight
+                                            ).for_preset(opts.preset, opts.iterations)
     result = synthesize(
         mode="transfer", out_size=painted, options=opts, loss_weights=loss_weights, content=contents,
         style=styles, content_layers=parse_layers(content_layers),
