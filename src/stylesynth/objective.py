@@ -22,13 +22,12 @@ from .names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS  
 from .nets import FeatureExtractor
 from .pyramid import content_factor
 
-# The paper's units onto our relative terms: see DEFAULT_RATIO (names.py) for how it was set.
+# The factor on alpha that puts --ratio in the paper's units (our terms are relative errors, not
+# its sums over Caffe's VGG). History: docs/normalization.md, "Units of α/β".
 CONTENT_SCALE = 200.0
 
-# A style layer whose map of the painting has fewer positions than this sees the picture in too
-# few, too large parts: its Gram matrix then pins down what is where, and the result copies the
-# painting's objects and arrangement (its figure, its sky) instead of its texture
-# (docs/normalization.md, "Textures that are textures").
+# A style layer takes part only if its map of the painting has this many positions (not in the
+# paper): fewer, and it copies the painting's layout. docs/normalization.md, "Textures that are textures".
 MIN_STYLE_POSITIONS = 24 * 24
 
 Extra = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]

@@ -182,7 +182,7 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
                         x.grad /= x.grad.abs().mean().clamp_min(1e-12)
                     opt.step()
             except _NonFinite:
-                # Step back to the best image and try again with half the step, fresh state.
+                # Step back to the best image and try again with a 4x smaller step, fresh state.
                 retries += 1
                 if best["loss"] == math.inf:
                     raise StylesynthError("the loss is not finite at the start image: check the "

@@ -16,14 +16,8 @@ from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
 
 FITS = ("crop", "pad")
-# The long side a smaller transfer is painted at, then downscaled, but never more than
-# PAINT_UPSCALE times its own: VGG's strokes are a few pixels wide whatever the picture's size,
-# so at 384 px they cover more of the photo than at 512 (painted at 512, the studio's 384 px
-# results keep more of the photo at the same style: the three anchor pairs and the tuning half of
-# bench/generality.py). At 256 px painting at 512 only trades style for content (the judge's
-# style number rose more than its content number fell), hence the cap. docs/normalization.md,
-# "Every size". Off by default: on the held-out half of that benchmark it lay on the engine's
-# own trade-off curve (a move toward the photo, as a larger ratio gives) at twice the time.
+# A smaller transfer may be painted at PAINT_SIZE px long side (at most PAINT_UPSCALE times its
+# own), then downscaled: VGG's strokes then cover less of the photo. docs/normalization.md, "Every size".
 PAINT_SIZE = 512  # what `--paint-size` is measured with
 PAINT_UPSCALE = 4 / 3
 
