@@ -11,7 +11,7 @@ import stylesynth
 from stylesynth import InputError
 from stylesynth.losses import SquaredContentLoss, SquaredStyleLoss, SquaredTVLoss, gram_matrix
 from stylesynth.nets import FeatureExtractor
-from stylesynth.objective import SQUARED, GatysObjective, LayerTarget, Region, Weights
+from stylesynth.objective import SQUARED, GatysObjective, LayerTarget, LossWeights, Region
 from stylesynth.options import from_keywords
 from stylesynth.pyramid import scale_plan
 from stylesynth.start import start_image
@@ -82,7 +82,7 @@ def test_region_masks_are_refused_under_the_squared_terms():
     net = FeatureExtractor("vgg16")
     region = Region(torch.ones(1, 1, 8, 8), {"relu1_1": LayerTarget(1.0, torch.eye(64))})
     with pytest.raises(InputError, match="classic"):
-        GatysObjective(net, Weights(1.0, 1.0), regions=[region], form=SQUARED)
+        GatysObjective(net, LossWeights(1.0, 1.0), regions=[region], form=SQUARED)
 
 
 @pytest.mark.weights

@@ -8,7 +8,7 @@ import torch
 from stylesynth import InputError
 from stylesynth.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, gram_product
 from stylesynth.nets import FeatureExtractor
-from stylesynth.objective import CONTENT_SCALE, GatysObjective, Weights, parse_layers
+from stylesynth.objective import CONTENT_SCALE, GatysObjective, LossWeights, parse_layers
 
 
 def test_content_loss_is_eq1_relative_to_the_targets_energy():
@@ -91,7 +91,7 @@ def test_objective_is_eq7_with_weighted_layers():
         fs = net(style, ["conv1_1", "conv2_1"])
         fx = net(x, ["conv1_1", "conv2_1", "conv2_2"])
     objective = GatysObjective(
-        net, Weights(content=0.3, style=2.0),
+        net, LossWeights(content=0.3, style=2.0),
         {"conv2_2": (1.0, fc["conv2_2"])},
         {"conv1_1": (0.25, gram_matrix(fs["conv1_1"])), "conv2_1": (0.75, gram_matrix(fs["conv2_1"]))})
     total, parts = objective(x)
@@ -111,8 +111,8 @@ def test_parse_layers_weights_and_defaults():
 
 
 def test_weights_from_ratio_or_explicit():
-    assert Weights.from_options(ratio=1e-3) == Weights(1e-3, 1.0)
-    assert Weights.from_options(content_weight=5, style_weight=2) == Weights(5, 2)
+    assert LossWeights.from_options(ratio=1e-3) == LossWeights(1e-3, 1.0)
+    assert LossWeights.from_options(content_weight=5, style_weight=2) == LossWeights(5, 2)
     for kwargs in [dict(ratio=0), dict(ratio=math.nan), dict(ratio=-1), dict(content_weight=-1)]:
         with pytest.raises(InputError):
-            Weights.from_options(**kwargs)
+            LossWeights.from_options(**kwargs)

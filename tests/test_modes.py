@@ -15,7 +15,7 @@ from PIL import Image
 
 import stylesynth
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.objective import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, GatysObjective, Weights,
+from stylesynth.objective import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, GatysObjective, LossWeights,
                                   content_targets, parse_layers, style_targets)
 from stylesynth.options import RunOptions
 from stylesynth.pretrained import shared_network
@@ -39,7 +39,7 @@ def reference_losses(result: Image.Image, content_path, style_path, ratio=1e-3):
     content = load_image(content_path, 128)
     style_img = load_image(style_path, 128)
     objective = GatysObjective(
-        net, Weights(ratio, 1.0),
+        net, LossWeights(ratio, 1.0),
         content_targets(net, [(to_tensor(content), 1.0)], parse_layers(DEFAULT_CONTENT_LAYERS)),
         style_targets(net, [(to_tensor(style_img), 1.0)], parse_layers(DEFAULT_STYLE_LAYERS)))
     losses = {}

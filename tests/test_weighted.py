@@ -16,7 +16,7 @@ from PIL import Image
 import stylesynth
 from stylesynth.cli import _weighted
 from stylesynth.imageio import load_image, to_tensor
-from stylesynth.objective import (DEFAULT_STYLE_LAYERS, GatysObjective, Weights, content_targets,
+from stylesynth.objective import (DEFAULT_STYLE_LAYERS, GatysObjective, LossWeights, content_targets,
                                   parse_layers, style_targets)
 from stylesynth.options import RunOptions
 from stylesynth.pretrained import shared_network
@@ -38,7 +38,7 @@ def style_loss(image: Image.Image, style) -> float:
     net = shared_network("vgg16", RunOptions.pooling, "auto", None)
     targets = style_targets(net, [(to_tensor(load_image(style, SIZE)), 1.0)], parse_layers(DEFAULT_STYLE_LAYERS))
     with torch.no_grad():
-        return GatysObjective(net, Weights(0.0, 1.0), style_targets=targets)(to_tensor(image))[1]["style"]
+        return GatysObjective(net, LossWeights(0.0, 1.0), style_targets=targets)(to_tensor(image))[1]["style"]
 
 
 def content_loss(image: Image.Image, content, layer: str) -> float:
@@ -46,7 +46,7 @@ def content_loss(image: Image.Image, content, layer: str) -> float:
     source = to_tensor(load_image(content, SIZE).resize(image.size, Image.LANCZOS))
     targets = content_targets(net, [(source, 1.0)], parse_layers(layer))
     with torch.no_grad():
-        return GatysObjective(net, Weights(1.0, 0.0), content_targets=targets)(to_tensor(image))[1]["content"]
+        return GatysObjective(net, LossWeights(1.0, 0.0), content_targets=targets)(to_tensor(image))[1]["content"]
 
 
 @pytest.fixture(scope="module", params=["texture", "transfer"])

@@ -1,5 +1,5 @@
 """The `classic` preset: jcjohnson/neural-style's recipe, neural_style.lua's defaults, which made
-the published results this project is held against (../shared/anchor).
+the published results this project is held against (bench/anchors.py scores them).
 
 docs/classic.md sets it against neural_style.lua option by option, with where it differs. The
 recipe replaces the engine's defaults only: a value the caller gives that differs from the

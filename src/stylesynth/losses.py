@@ -1,4 +1,5 @@
-"""The loss terms of Gatys et al. (../shared/seeds, Methods), each one short class.
+"""The loss terms of Gatys, Ecker & Bethge ("A Neural Algorithm of Artistic Style", Methods),
+each one short class.
 
 Normalization (docs/normalization.md says why, with the measurements):
 

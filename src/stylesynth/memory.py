@@ -35,22 +35,24 @@ class MemoryPlan:
     estimate: int = 0  # bytes, the plan's peak
 
 
-def image_buffers(size: tuple[int, int], history: int, layers: list[str], model: str, pooling: str) -> int:
+def image_buffers(size: tuple[int, int], history: int, layers: list[str], model: str | FeatureExtractor,
+                  pooling: str = "max") -> int:
     """What a run keeps at the image's size whatever the plan: the image, its gradient, the best
     so far and the optimizer's state (L-BFGS: 2 x history vectors), the content target maps."""
     pixels = size[0] * size[1]
     targets = 0
-    net = _shapes_net(model, pooling)
-    strides, _ = layer_geometry(net, layers) if model != "alexnet" else ({}, 0)
+    net = network(model, pooling)
+    strides, _ = layer_geometry(net, layers) if net.arch != "alexnet" else ({}, 0)
     for name, stride in strides.items():
         if name == "relu4_2" or name.startswith("relu4"):  # the content layer's map, 512 channels
             targets = max(targets, 512 * pixels // (stride * stride) * 4)
     return 3 * pixels * 4 * (6 + 2 * history) + targets
 
 
-def estimate_memory(size: tuple[int, int], layers: list[str] | None = None, model: str = "vgg16",
+def estimate_memory(size: tuple[int, int], layers: list[str] | None = None, model: str | FeatureExtractor = "vgg16",
                     pooling: str = "max", checkpoint_until: str | None = None) -> int:
-    """Peak bytes of one evaluation (forward and backward) at `size`, from the layer shapes.
+    """Peak bytes of one evaluation (forward and backward) at `size`, from the layer shapes of
+    `model` (a network, or its name with `pooling`: see `network`).
 
     Counted: tensors autograd keeps for the backward pass (each ReLU's output, max-pooling's
     output and int64 indices, the requested activations), the gradient buffers of the
@@ -58,7 +60,7 @@ def estimate_memory(size: tuple[int, int], layers: list[str] | None = None, mode
     the maps before `checkpoint_until` are not kept, but one segment is recomputed at a time.
     """
     layers = layers or (list(parse_layers(DEFAULT_CONTENT_LAYERS)) + list(parse_layers(DEFAULT_STYLE_LAYERS)))
-    net = _shapes_net(model, pooling)
+    net = network(model, pooling)
     last = max(net.layer_names.index(name) for name in layers)
     split = net.layer_names.index(checkpoint_until) if checkpoint_until else -1
     shape = (3, size[1], size[0])
@@ -93,6 +95,12 @@ def _output_shape(module: torch.nn.Module, shape: tuple[int, int, int]) -> tuple
     return channels, (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1
 
 
+def network(model: str | FeatureExtractor, pooling: str = "max") -> FeatureExtractor:
+    """The network whose layer shapes the estimates read: a run's own, or, from a name and a
+    pooling, one without weights (on the meta device)."""
+    return model if isinstance(model, FeatureExtractor) else _shapes_net(model, pooling)
+
+
 @functools.lru_cache(maxsize=8)
 def _shapes_net(model: str, pooling: str) -> FeatureExtractor:
     return FeatureExtractor(model, pooling).to("meta")
@@ -109,33 +117,35 @@ def memory_budget(limit_mb: int | None = None) -> int:
     return min(8 * 2**30, int(0.8 * physical))
 
 
-def estimate_localized(size: tuple[int, int], layers: list[str], model: str, pooling: str, tile: int,
-                       history: int = LBFGS_HISTORY) -> int:
+def estimate_localized(size: tuple[int, int], layers: list[str], model: str | FeatureExtractor, pooling: str,
+                       tile: int, history: int = LBFGS_HISTORY) -> int:
     """Peak bytes of a tile-by-tile evaluation: one tile with its halo at a time, plus the
     image-sized buffers."""
-    _, reach = layer_geometry(_shapes_net(model, pooling), layers)
+    _, reach = layer_geometry(network(model, pooling), layers)
     halo = -(-reach // 16) * 16
     crop = (min(size[0], tile + 2 * halo), min(size[1], tile + 2 * halo))
     return estimate_memory(crop, layers, model, pooling) + image_buffers(size, history, layers, model, pooling)
 
 
-def plan_memory(size: tuple[int, int], layers: list[str], model: str, pooling: str,
+def plan_memory(size: tuple[int, int], layers: list[str], model: str | FeatureExtractor, pooling: str = "max",
                 limit_mb: int | None = None, tile: int | None = None,
                 iterations: int | None = None) -> MemoryPlan:
     """The cheapest plan that fits the budget: the whole image at once (with the shallowest
     checkpoint that fits), else tile by tile (`tile` forces that) with the largest tile and the
     longest L-BFGS history that fit; refuses (InputError) a run that cannot fit, before it starts.
+    `model`: the run's network, or a name with `pooling` (see `network`).
 
     With `iterations` (this scale's), the history is at most that: L-BFGS stores one pair of
     vectors per iteration, so a print's last scales (a few iterations each) hold only a few."""
     budget = memory_budget(limit_mb)
+    model = network(model, pooling)
     need = 0
     if tile is None:
         for checkpoint in (None, "pool1", "pool2", "pool3"):
             need = estimate_memory(size, layers, model, pooling, checkpoint)
             if need <= budget:
                 return MemoryPlan(checkpoint, estimate=need)
-    if model != "alexnet":
+    if model.arch != "alexnet":
         histories = sorted({min(h, iterations or h) for h in HISTORIES}, reverse=True)
         for side in ((tile,) if tile else TILES):
             for history in histories:

@@ -36,29 +36,13 @@ CAFFE_RANGE = 255.0
 
 # The paper's layers are Caffe blobs, whose ReLUs work in place: its "conv4_2" is our relu4_2.
 DEFAULT_CONTENT_LAYERS = "relu4_2"
-# The first three blocks carry the palette, the brush strokes and their arrangement; weighing
-# them more than the deep ones (which Eq. 4 taken literally does the other way round) is what
-# makes a result look painted. Every ReLU of blocks 1-4 takes part (the block's weight, 2:4:3:1:1,
-# shared among them): the network is run through them anyway, and the extra Gram matrices cost
-# about a tenth of an iteration. Block 2 (strokes a few pixels wide) weighs twice block 1: with
-# the style term as a distance (losses.py) that lowered both judge numbers on the_scream and
-# starry_night (2:3:3:1:1 and 2:5:3:1:1 did worse). Measured with the judge in docs/normalization.md.
+# Every ReLU of blocks 1-4 plus relu5_1, the blocks weighted 2:4:3:1:1 (shared among a block's
+# layers), where the paper weighs conv1_1..conv5_1 equally. History: docs/normalization.md.
 DEFAULT_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,relu3_1:0.0909,"
                         "relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.0303,relu4_2:0.0303,relu4_3:0.0303,"
                         "relu5_1:0.0909")
-# alpha/beta is given in the paper's units (its Fig. 2 uses 1e-3 and 1e-4; Fig. 3 spans 1e-5 ..
-# 1e-2). Our terms are relative to their targets (losses.py), not the paper's sums over Caffe's
-# 0..255 VGG; CONTENT_SCALE maps one onto the other so that Fig. 3's range spans what it does in
-# the paper: from white noise, 1e-2 shows the photo with a hint of the painting and 1e-5 is nearly
-# pure texture (`figure grid`); from the default start, 1e-2 is the photo with a faint hint, 1e-3
-# mildly painted, 1e-4 and below strongly (docs/normalization.md). At 10 (before) the content term
-# was too weak to matter below 1e-4: the judge gave 1e-4 and 1e-5 the same numbers and half of the
-# web's strength slider did nothing. The default, 3e-4 (the content term 0.06 x the style's), was
-# chosen with the judge: a content term that bites keeps the photo's layout while the style goes
-# as far, so a longer run (`quality`) paints more without losing the buildings; at 1e-5 the layout
-# was held only by stopping early (docs/normalization.md). 200 since the style term became a
-# distance (its square root, which pushes harder as it falls): at 100 the same ratio let
-# starry_night's content go past the anchor's.
+# alpha/beta in the paper's units (objective.CONTENT_SCALE maps them onto our relative terms);
+# chosen with the judge (the paper's Fig. 2 uses 1e-3 and 1e-4): docs/normalization.md, "Units of α/β".
 DEFAULT_RATIO = 3e-4
 
 

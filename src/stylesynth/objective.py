@@ -6,6 +6,7 @@ computed once per scale; each evaluation runs the network once, up to the deepes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,14 +20,15 @@ from .losses import (ContentLoss, GuidedStyleLoss, SquaredContentLoss, SquaredSt
                      StyleLoss, TVLoss, gram_matrix)
 from .names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS  # noqa: F401 (re-exported)
 from .nets import FeatureExtractor
+from .options import check_number, loss_weights
+from .pyramid import content_factor
 
-# The paper's units onto our relative terms: see DEFAULT_RATIO (names.py) for how it was set.
+# The factor on alpha that puts --ratio in the paper's units (our terms are relative errors, not
+# its sums over Caffe's VGG). History: docs/normalization.md, "Units of α/β".
 CONTENT_SCALE = 200.0
 
-# A style layer whose map of the painting has fewer positions than this sees the picture in too
-# few, too large parts: its Gram matrix then pins down what is where, and the result copies the
-# painting's objects and arrangement (its figure, its sky) instead of its texture
-# (docs/normalization.md, "Textures that are textures").
+# A style layer takes part only if its map of the painting has this many positions (not in the
+# paper): fewer, and it copies the painting's layout. docs/normalization.md, "Textures that are textures".
 MIN_STYLE_POSITIONS = 24 * 24
 
 Extra = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
@@ -91,24 +93,20 @@ class LossWeights:
     tv: float = 0.0
 
     @classmethod
-    def from_options(cls, ratio: float | None = DEFAULT_RATIO, content_weight: float | None = None,
+    def from_options(cls, ratio: float | None = None, content_weight: float | None = None,
                      style_weight: float | None = None, tv_weight: float = 0.0) -> "LossWeights":
-        for name, value in (("ratio", ratio), ("content weight", content_weight),
-                            ("style weight", style_weight), ("tv weight", tv_weight)):
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                raise InputError(f"{name} must be a finite number >= 0, got {value}")
-        if content_weight is not None or style_weight is not None:
-            alpha = 1.0 if content_weight is None else content_weight
-            beta = 1.0 if style_weight is None else style_weight
-        else:
-            if ratio is None or ratio <= 0:
-                raise InputError("ratio (alpha/beta) must be > 0: use --style-weight 0 or "
-                                 "--content-weight 0 to switch a term off")
-            alpha, beta = ratio, 1.0
+        """The weights of a ratio or of explicit weights (the rule: options.loss_weights)."""
+        for label, value in (("ratio", ratio), ("content weight", content_weight),
+                             ("style weight", style_weight), ("tv weight", tv_weight)):
+            if value is not None:
+                check_number(label, value, low=0)
+        alpha, beta = loss_weights(ratio, content_weight, style_weight)
         return cls(content=alpha, style=beta, tv=tv_weight)
 
-
-Weights = LossWeights  # the name of the Python API before 0.2
+    def for_preset(self, preset: str, iterations) -> "LossWeights":
+        """These weights as `preset` runs them: its content factor (pyramid.content_factor, 1
+        with explicit `iterations`) applied to the content weight."""
+        return dataclasses.replace(self, content=self.content * content_factor(preset, iterations))
 
 
 @dataclass(frozen=True)

@@ -85,20 +85,12 @@ def make_optimizer(name: str, params: list[torch.Tensor], lr: float, history: in
 
 
 def lbfgs_step(opt: torch.optim.LBFGS, closure: Callable[[], torch.Tensor], x: torch.Tensor, lr: float) -> None:
-    """One L-BFGS iteration. The first one of a run is a gradient step that torch scales to a
-    total (L1) change of `lr`: on a 512 px image about 1e-6 per pixel, a wasted iteration, and
-    the next one, built on that step's curvature, barely moves either (the objective fell 2 %
-    over the first two of ten iterations at 512 px). It is scaled instead to a mean change of
-    LBFGS_FIRST_STEP per pixel; from the second iteration L-BFGS scales its steps itself.
-
-    It can only do that from a curvature pair with y.s > 0. Where the objective is concave
-    along the steps (a Gram distance far below its target, as from white noise with little or
-    no content weight: measured y.s < 0 at every step), torch rejects every pair and keeps
-    taking gradient steps at its initial scale, in the objective's normalized units a few
-    hundred times smaller than the first step: the loss fell 3 % in 60 iterations. So once a
-    pair has been rejected, and until one is accepted, each step starts at the first step's
-    size and searches the line (strong Wolfe, a few evaluations): the search lengthens the step
-    while the slope steepens, and the step it ends with has y.s > 0 by construction. Runs
+    """One L-BFGS iteration, two departures from torch's (docs/normalization.md, "L-BFGS's first
+    step", has the measurements). A run's first step changes each pixel by LBFGS_FIRST_STEP on
+    average (torch's changes the whole image by `lr` in total: about 1e-6 a pixel at 512 px, a
+    wasted iteration). While torch rejects every curvature pair (y.s <= 0: the objective is
+    concave along the steps, as from white noise with little content weight), each step starts
+    at the first step's size and searches the line (strong Wolfe), whose step has y.s > 0. Runs
     whose first pair is accepted, as every transfer from the photo or its palette, never search."""
     state, group = opt.state[x], opt.param_groups[0]
     searching = state.get("n_iter", 0) >= 2 and not state["old_dirs"]
@@ -182,7 +174,7 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
                         x.grad /= x.grad.abs().mean().clamp_min(1e-12)
                     opt.step()
             except _NonFinite:
-                # Step back to the best image and try again with half the step, fresh state.
+                # Step back to the best image and try again with a 4x smaller step, fresh state.
                 retries += 1
                 if best["loss"] == math.inf:
                     raise StylesynthError("the loss is not finite at the start image: check the "

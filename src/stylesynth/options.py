@@ -263,7 +263,7 @@ def catalogue(options: type = RunOptions) -> dict[str, dict[str, Any]]:
 
 
 def renamed(options: dict) -> dict:
-    """`options` with the names of before 0.2 replaced: `weights` is now `weights_file`."""
+    """`options` with `weights` (load_network's, evaluate's and batch's name) as `weights_file`."""
     options = dict(options)
     if "weights" in options and "weights_file" not in options:
         options["weights_file"] = options.pop("weights")

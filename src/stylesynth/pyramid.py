@@ -1,15 +1,10 @@
 """Coarse-to-fine schedules (Gatys et al. 2017, "Controlling Perceptual Factors"): optimize at a
 small scale, upsample the result as the next scale's start, finish at the requested size.
 
-A preset is [iterations at the first scale, iterations at each finer scale]; scales double.
-Where the pyramid starts was chosen with the judge (docs/normalization.md): from an image (the
-palette start, by default) at BASE_SIDE px, where relu4_2 still holds the photo's layout (from
-128 px the buildings dissolve), then doubling up to the output. From white noise nothing of the
-layout exists yet: the pyramid starts at NOISE_BASE_SIDE px and the coarse scales, where an
-iteration costs 4-16x less, do most of the work (NOISE_PRESETS: first scale, the scales between,
-the finest). Measured with the judge on textures at 256 px: from [64, 10] at 128/256 px (style
-0.48-0.58 over the four bundled paintings, 16 s) to [150, 100, 20] at 64/128/256 px (0.39-0.47,
-32 s; seed 1: 0.34-0.48), docs/normalization.md.
+A preset is [iterations at the first scale, iterations at each finer scale]; scales double. From
+an image the pyramid starts at BASE_SIDE px (PRESETS), from white noise at NOISE_BASE_SIDE px
+with most iterations at the cheap coarse scales (NOISE_PRESETS: first scale, the scales between,
+the finest). Why there, and the measurements: docs/normalization.md.
 """
 
 from __future__ import annotations
@@ -19,9 +14,7 @@ import math
 from .classic import ITERATIONS
 from .errors import InputError
 
-# From an image, judged at 512 px (docs/normalization.md): `fast` fits the 60 s budget of two
-# CPU cores (0.52 s an iteration at 256 px, 2.02 s at 512); `quality` paints past the classic
-# recipe's published results on both of the judge's numbers.
+# From an image. `fast` fits a minute on two CPU cores at 512 px; judged in docs/normalization.md.
 PRESETS = {
     "draft": [30, 5],
     "fast": [44, 13],
@@ -29,11 +22,8 @@ PRESETS = {
     "single": [500],  # the engine's own objective at one scale, as the PyTorch tutorial
     "classic": [ITERATIONS],  # jcjohnson/neural-style's recipe (classic.py), one scale
 }
-# At the same alpha/beta a longer run carries the picture further from the photo: with the style
-# term as a distance (losses.py), `quality` at 96/32 went past every anchor's content (the_scream
-# 0.690 against 0.659). A preset should change how well a picture is painted, not how far from the
-# photo it goes, so `quality` weighs the content term this many times more when it runs its own
-# schedule (an explicit --iterations runs the ratio as given). Measured in docs/normalization.md.
+# How many times a preset weighs the content term when it runs its own schedule (content_factor),
+# so that a longer run paints better, not further from the photo. docs/normalization.md.
 PRESET_CONTENT_FACTORS = {"quality": 3.0}
 NOISE_PRESETS = {
     "draft": [60, 40, 8],
@@ -42,8 +32,8 @@ NOISE_PRESETS = {
     "single": [500],
     "classic": [ITERATIONS],
 }
-BASE_SIDE = 256
-NOISE_BASE_SIDE = 64
+BASE_SIDE = 256  # from an image: relu4_2 still holds the photo's layout here (not at 128 px)
+NOISE_BASE_SIDE = 64  # from white noise: no layout to hold yet
 MIN_SCALE_SIDE = 64  # coarser scales than this (long side) are skipped
 DETAIL_SIDE = 512  # a preset's finer-scale count is for a picture of this long side ...
 DETAIL_GROWTH = 3  # ... and grows this many times per doubling above it, up to PRINT_SIDE

@@ -51,8 +51,8 @@ class Run:
         elif size == self.out_size and self.memory.tile is None and not tile:
             plan = self.memory  # the whole image fits: nothing to shorten
         else:
-            plan = plan_memory(size, self.layers, self.options.model, self.options.pooling,
-                               self.options.memory_limit_mb, tile, iterations)
+            plan = plan_memory(size, self.layers, self.net, limit_mb=self.options.memory_limit_mb, tile=tile,
+                               iterations=iterations)
         if size == self.out_size:
             self.memory = plan
         return plan
@@ -86,16 +86,16 @@ class Run:
             "checkpoint_until": self.checkpoint_until,
             "tile": self.memory.tile, "lbfgs_history": self.memory.history,
             "memory_estimate_mb": round((self.memory.estimate if self.memory.tile else estimate_memory(
-                self.out_size, self.layers, options.model, options.pooling, self.checkpoint_until)) / 2**20),
+                self.out_size, self.layers, self.net, checkpoint_until=self.checkpoint_until)) / 2**20),
             **specific,
         }
 
 
 def start_run(mode: str, options: RunOptions, layers: list[str], out_size: tuple[int, int],
               seed: int | None = None) -> Run:
-    """Check the options, load the network, check the layers, pick the seed (`seed`: a resumed
-    run's), the precision and the memory plan."""
-    options.check()
+    """Load the network, check the layers, pick the seed (`seed`: a resumed run's), the
+    precision and the memory plan. `options` were checked where they entered the API
+    (options.from_keywords)."""
     set_threads(options.threads)
     net = shared_network(options.model, options.pooling, options.device, options.weights_file)
     device = next(net.buffers()).device
@@ -105,7 +105,7 @@ def start_run(mode: str, options: RunOptions, layers: list[str], out_size: tuple
     deepest = max(net.layer_names.index(name) for name in layers)
     minimum = min_side(options.model, options.pooling, deepest)
     # An output too small for its layers is refused by its mode, in the mode's words.
-    memory = (plan_memory(out_size, layers, options.model, options.pooling, options.memory_limit_mb, options.tile)
+    memory = (plan_memory(out_size, layers, net, limit_mb=options.memory_limit_mb, tile=options.tile)
               if device.type == "cpu" and min(out_size) >= minimum else
               MemoryPlan(tile=options.tile))
     return Run(mode=mode, options=options, net=net, layers=list(layers), minimum=minimum, seed=seed,

@@ -55,10 +55,8 @@ def start_image(init: str | Image.Image, size: tuple[int, int],
     if isinstance(init, Image.Image):
         return resize(init, size)
     if init == "noise":
-        # White noise of small amplitude around a mean colour (as jcjohnson/neural-style does):
-        # from full-range noise L-BFGS needs about twice the iterations for the same fidelity
-        # (measured: conv2_2 reconstruction at 128 px, 300 iterations: 17 dB vs 22 dB). The
-        # colour is the painting's where there is one: a texture starts in its palette.
+        # White noise of small amplitude (NOISE_STD, as jcjohnson/neural-style) around the
+        # painting's mean colour, else ImageNet's. docs/normalization.md, "Textures from noise".
         mean = (to_tensor(style[0][0]).mean((2, 3), keepdim=True) if style
                 else torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         return (mean + NOISE_STD * torch.randn(1, 3, height, width, generator=generator)).clamp(0, 1)
@@ -71,12 +69,8 @@ def start_image(init: str | Image.Image, size: tuple[int, int],
         if not content:
             raise InputError(f"--init {init} needs a content image")
         if init == "palette" and style:
-            # The photo recoloured to the painting's colour distribution: the palette is the
-            # largest part of a style, and from the photo's own colours L-BFGS does not find it
-            # (relu1_1's term stays ten times higher). Matching the whole distribution, not only
-            # its mean and covariance, gives each colour of the painting its share of the
-            # picture (The Scream's orange sky): the judge's style number fell 0.04 on
-            # tubingen x the_scream and 0.03 on shipwreck (docs/normalization.md).
+            # The photo recoloured to the painting's whole colour distribution (not in the
+            # paper): L-BFGS does not find the palette from the photo's colours. docs/normalization.md.
             photo = content[0][0]
             photo = photo if photo.size == size else photo.resize(size, Image.LANCZOS)
             return resize(colors.match_distribution(photo, style[0][0]), size)
@@ -95,17 +89,13 @@ def next_scale_start(image: torch.Tensor, size: tuple[int, int], previous: tuple
     scale's start."""
     image = upsample(image.cpu(), size, wrap)
     if isinstance(init, str) and init == "palette":
-        # The upsampled result lacks the octave this scale adds. L-BFGS paints strokes there
-        # sooner from a little white noise than from a smooth image (the judge's style number
-        # at 512 px: shipwreck 0.515 -> 0.483, starry_night 0.453 -> 0.442; docs/normalization.md).
+        # A little white noise (DETAIL_NOISE_STD) in the octave the upsampled result lacks:
+        # L-BFGS paints strokes there sooner. docs/normalization.md, "Detail noise".
         noise = torch.randn(image.shape, generator=generator)
         return (image + DETAIL_NOISE_STD * noise).clamp(0, 1)
     if isinstance(init, str) and init == "noise":
         return image
-    # The start image's detail that the coarser scale could not hold (a Laplacian pyramid
-    # level): from a photo, the result keeps its fine structure. Not from the palette start:
-    # its detail is the photo's texture again, and the finest scale spent its iterations
-    # painting it over (the judge's style number on tubingen x the_scream: 0.70 with it;
-    # docs/normalization.md).
+    # The start image's detail the coarser scale could not hold (a Laplacian pyramid level),
+    # not from the palette start (its detail is painted over again): docs/normalization.md.
     detail = start_image(init, size, content, style, generator)
     return (image + detail - upsample(downsample(detail, previous), size)).clamp(0, 1)

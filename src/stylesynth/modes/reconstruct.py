@@ -29,6 +29,7 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAU
     opts = from_keywords(original_size(options, images[0][0]))
     return synthesize(
         mode="reconstruct", out_size=output_size(images[0][0], opts.size), options=opts,
-        loss_weights=LossWeights(content=1.0, style=0.0, tv=opts.tv_weight), content=images,
+        loss_weights=LossWeights(content=1.0, style=0.0, tv=opts.tv_weight).for_preset(opts.preset, opts.iterations),
+        content=images,
         content_layers=parse_layers(layer), init=init_spec(init),
         record={"content": source_names(image)})

@@ -46,7 +46,8 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)
     return synthesize(
         mode="texture", out_size=size, options=opts,
-        loss_weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight), style=images,
+        loss_weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight).for_preset(opts.preset, opts.iterations),
+        style=images,
         style_layers=parse_layers(layers), init=init_spec(init),
         # The style is seen at `size` long side whatever the output's shape: a wider output
         # holds more of the same-sized structures, not a stretched painting.

@@ -14,14 +14,8 @@ from ..options import TransferOptions, from_keywords, loss_weights
 from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
 
-# The long side a smaller transfer is painted at, then downscaled, but never more than
-# PAINT_UPSCALE times its own: VGG's strokes are a few pixels wide whatever the picture's size,
-# so at 384 px they cover more of the photo than at 512 (painted at 512, the studio's 384 px
-# results keep more of the photo at the same style: the three anchor pairs and the tuning half of
-# bench/generality.py). At 256 px painting at 512 only trades style for content (the judge's
-# style number rose more than its content number fell), hence the cap. docs/normalization.md,
-# "Every size". Off by default: on the held-out half of that benchmark it lay on the engine's
-# own trade-off curve (a move toward the photo, as a larger ratio gives) at twice the time.
+# A smaller transfer may be painted at PAINT_SIZE px long side (at most PAINT_UPSCALE times its
+# own), then downscaled: VGG's strokes then cover less of the photo. docs/normalization.md, "Every size".
 PAINT_SIZE = 512  # what `--paint-size` is measured with
 PAINT_UPSCALE = 4 / 3
 
@@ -104,9 +98,10 @@ def transfer(content: Any, style: Any, *,
     if masks is not None:
         styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
     alpha, beta = loss_weights(ratio, content_weight, style_weight)
+    weights = LossWeights(content=alpha, style=beta, tv=opts.tv_weight).for_preset(opts.preset, opts.iterations)
     result = synthesize(
         mode="transfer", out_size=painted, options=opts,
-        loss_weights=LossWeights(content=alpha, style=beta, tv=opts.tv_weight), content=contents,
+        loss_weights=weights, content=contents,
         style=styles, content_layers=parse_layers(content_layers),
         style_layers=parse_layers(style_layers), init=init_spec(init), style_scale=style_scale,
         style_masks=masks,

@@ -48,9 +48,8 @@ if TYPE_CHECKING:  # the engine, loaded by a run, not by the command line's help
 # Chosen with bench/video.py (docs in the README): the temporal term against the warped frame,
 # and the iterations of every frame after the first.
 DEFAULT_TEMPORAL_WEIGHT = 10.0
-# Chosen with bench/video.py (README, Video): with the style term as a distance, 9 to 11 left a
-# late frame 14-15 % less stylized than on its own (style drifts as frames build on frames);
-# 12 gave 1.089 x, 14 gives 1.062 x at most and a mean as stylized as the independent frames.
+# Chosen with bench/video.py: the fewest that keep a late frame as stylized as on its own (the
+# README's Video section has the measurements).
 DEFAULT_FRAME_ITERATIONS = 14
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
