@@ -144,9 +144,10 @@ def _decode(name: Any, decode: Callable[[], Image.Image]) -> Image.Image:
         ) from None
 
 
-def check_pixels(name: Any, size: tuple[int, int], limit: int = MAX_PIXELS) -> int:
-    """Refuse images over `limit` pixels (decompression bombs) using the size in the header
-    alone; return the pixels. The one pixel limit check (the studio's uploads use it too)."""
+def check_pixels(name: Any, size: tuple[int, int], limit: int | None = None) -> int:
+    """Refuse images over `limit` pixels (default MAX_PIXELS, read at the call) using the size in
+    the header alone; return the pixels. The one pixel limit check (the studio's uploads use it too)."""
+    limit = MAX_PIXELS if limit is None else limit
     width, height = size
     if width * height > limit:
         raise InputError(
@@ -158,9 +159,10 @@ def check_pixels(name: Any, size: tuple[int, int], limit: int = MAX_PIXELS) -> i
     return width * height
 
 
-def header_pixels(data: bytes, name: Any, limit: int = MAX_PIXELS) -> int:
+def header_pixels(data: bytes, name: Any, limit: int | None = None) -> int:
     """The pixels of the image in `data` from its header alone (nothing is decoded), refused
-    over `limit`; 0 when there is no header to read (the loader says why)."""
+    over `limit` (default MAX_PIXELS); 0 when there is no header to read (the loader says why)."""
+    limit = MAX_PIXELS if limit is None else limit
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

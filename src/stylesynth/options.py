@@ -144,7 +144,7 @@ class TransferOptions:
     paint_size: int | None = option(
         None, "Paint smaller results larger, up to this long side (at most 4/3 their own), then downscale: "
         "the strokes cover less of the photo, at about twice the time (e.g. 512).", kind=int, low=0,
-        high=MAX_SIZE, label="paint size", metavar="PX")
+        high=MAX_SIZE, label="paint size (--paint-size)", metavar="PX")
     mask: Any = option(None, "Label image: each colour (brightest first) gets one --style; an extra darkest "
                        "colour keeps the photo.", kind=Path, batch=None)
     out_size: str | tuple[int, int] | None = option(None, "Exact output size (see --crop/--pad).", kind=str,
