@@ -1,7 +1,7 @@
-"""One catalogue (options.py), five interfaces: the command line (transfer, video, batch), the
-Python API's checks, batch's manifest columns, the studio's form checks and its /api/config.
-Each option's default, bounds and choices are probed through every interface that offers it,
-and the interfaces must agree with the catalogue and so with each other."""
+"""One catalogue (options.py), five interfaces: the command line (every mode's command, video and
+batch included), the Python API's checks, batch's manifest columns, the studio's form checks and
+its /api/config. Each option's default, bounds and choices are probed through every interface
+that offers it, and the interfaces must agree with the catalogue and so with each other."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import click
 import pytest
 
 from stylesynth.batch.plan import check_options
-from stylesynth.cli import cli
+from stylesynth.cli import OUTPUT_OPTIONS, _numbers, cli
 from stylesynth.errors import InputError
-from stylesynth.modes import transfer
+from stylesynth.modes import dream, figure, reconstruct, texture, transfer
 from stylesynth.modes.video import video
 from stylesynth.names import DEFAULT_RATIO
-from stylesynth.options import (BATCH_WIDE, FIELDS, JOB_OPTIONS, MAX_SIZE, RunOptions, TransferOptions,
-                                catalogue, loss_weights)
+from stylesynth.options import (BATCH_WIDE, FIELDS, JOB_OPTIONS, MAX_SIZE, MODE_OPTIONS, RunOptions,
+                                TransferOptions, catalogue, loss_weights)
 
 RUN = {f.name for f in dataclasses.fields(RunOptions)}
 # The minimal arguments of each command, and the option names it takes from the catalogue.
@@ -27,9 +27,10 @@ COMMANDS = {"transfer": ["photo.jpg", "painting.jpg", "-o", "out.png"],
             "batch": ["photo.jpg", "--style", "painting.jpg", "-o", "out"]}
 
 
-def _probes(name: str) -> list[tuple[object, bool]]:
-    """(value, accepted?) at and beyond the catalogue's bounds, and for its choices."""
-    f = FIELDS[name]
+def _probes(name: str, f: dataclasses.Field | None = None) -> list[tuple[object, bool]]:
+    """(value, accepted?) at and beyond the catalogue's bounds, and for its choices (field `f`,
+    default: FIELDS[name])."""
+    f = f or FIELDS[name]
     meta = f.metadata
     probes: list[tuple[object, bool]] = []
     if meta["choices"]:
@@ -41,12 +42,17 @@ def _probes(name: str) -> list[tuple[object, bool]]:
             probes += [(low, not strict), (low + step, True) if strict else (low - step, False)]
         if high is not None:
             probes += [(high, True), (high + step if meta["kind"] is int else high * 2, False)]
+    if meta["kind"] is tuple and meta["low"] is not None:  # one or more numbers within the bounds
+        probes += [((meta["low"] + 1, meta["low"] + 2), True), ((meta["low"],), not meta["strict"]),
+                   ((meta["low"] + 1, meta["low"] - 1), False), ((), False)]
     if name == "ratio":  # the rule (options.loss_weights): a ratio of 0 would drop the content
         probes = [(v, ok and v != 0) for v, ok in probes]
     return probes
 
 
 def _text(value: object) -> str:
+    if isinstance(value, tuple):  # the command line's numbers separated by commas
+        return ",".join(_text(v) for v in value)
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -200,3 +206,118 @@ def test_the_studios_config_is_the_catalogue():
     assert config["ratio"]["default"] == loss_weights(FIELDS["ratio"].default, None, None)[0]
     assert config["preserve_colors"]["choices"] == list(FIELDS["preserve_colors"].metadata["choices"])
     assert {name for name, role in {**RUN_OPTIONS, **TRANSFER_OPTIONS}.items() if role == "form"} == _form_fields()
+
+
+# -- every mode's own options (options.MODE_OPTIONS) ---------------------------------------------
+
+FUNCTIONS = {"reconstruct": reconstruct, "texture": texture, "transfer": transfer, "dream": dream,
+             "video": video, "figure": figure}
+# Each mode's command: its minimal arguments (inputs that do not exist).
+MODE_COMMANDS = {"reconstruct": ["missing-input.png", "-o", "out.png"],
+                 "texture": ["missing-input.png", "-o", "out.png"],
+                 "transfer": ["missing-input.png", "missing-input.png", "-o", "out.png"],
+                 "dream": ["missing-input.png", "-o", "out.png"],
+                 "video": ["missing-input.mp4", "missing-input.png", "-o", "out.mp4"],
+                 "figure": ["layers", "--content", "missing-input.png", "--style", "missing-input.png",
+                            "-o", "out.png"]}
+# What a command adds to its mode's options: its inputs and where the result goes.
+COMMAND_LINE_ONLY = {*OUTPUT_OPTIONS, "extra_styles", "content", "style"}
+
+
+def _own(mode: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(MODE_OPTIONS[mode])}
+
+
+def _entry(mode: str, name: str) -> dataclasses.Field | None:
+    """The catalogue's entry for `name` as `mode` takes it: its own, else the shared ones."""
+    return _own(mode).get(name) or FIELDS.get(name)
+
+
+def _mode_api(mode: str, name: str, value: object, folder) -> bool:
+    """Whether the mode's function takes `name=value`: it checks every option before it opens
+    its inputs, which do not exist (refused for them: the option was taken)."""
+    missing = str(folder / "missing-input.png")
+    calls = {"reconstruct": lambda **o: reconstruct(missing, **o),
+             "texture": lambda **o: texture(missing, **o),
+             "transfer": lambda **o: transfer(missing, missing, **o),
+             "dream": lambda **o: dream(missing, **o),
+             "video": lambda **o: video(str(folder / "missing-input.mp4"), missing, str(folder / "out.mp4"), **o),
+             "figure": lambda **o: figure("layers", missing, missing, **o)}
+    try:
+        calls[mode](progress=False, **{name: value})
+    except InputError as e:
+        return "missing-input" in str(e)
+    raise AssertionError(f"{mode} ran without its inputs")
+
+
+def _mode_cli(mode: str, name: str, value: object, folder) -> bool:
+    """What the mode's command makes of `--name value` (click's own types; figure's numbers
+    separated by commas: its _numbers), then the mode's function, which the command calls."""
+    param = next(p for p in cli.commands[mode].params if p.name == name)
+    try:
+        ctx = cli.commands[mode].make_context(mode, [*MODE_COMMANDS[mode], param.opts[0], _text(value)])
+        given = ctx.params[name]
+        if _entry(mode, name).metadata["kind"] is tuple:
+            given = _numbers(given, param.opts[0])
+    except (click.BadParameter, InputError):
+        return False
+    return _mode_api(mode, name, given, folder)
+
+
+MODE_PROBES = [(mode, name) for mode in MODE_OPTIONS if mode != "transfer"  # transfer's: above
+               for name, f in _own(mode).items() if _probes(name, f)]
+
+
+@pytest.mark.parametrize("mode, name", MODE_PROBES)
+def test_each_modes_command_line_and_function_take_and_refuse_the_same_values(mode, name, tmp_path):
+    f = _own(mode)[name]
+    for value, accepted in _probes(name, f):
+        seen = {"api": _mode_api(mode, name, value, tmp_path)}
+        if f.metadata["command_line"]:
+            seen["cli"] = _mode_cli(mode, name, value, tmp_path)
+        assert set(seen.values()) == {accepted}, (mode, name, value, seen)
+
+
+def test_every_mode_has_options_to_probe():
+    assert {mode for mode, _ in MODE_PROBES} == {"dream", "video", "figure"}  # reconstruct's and texture's: text
+
+
+@pytest.mark.parametrize("mode", MODE_OPTIONS)
+def test_each_modes_command_line_options_are_the_catalogues(mode):
+    """Every option of the mode's command is a catalogue field (its own class's, else RunOptions'
+    or TransferOptions') with the catalogue's default, help and choices and no bounds of click's
+    own, or what the command line adds (inputs, output); every field of its own class is offered."""
+    command = cli.commands[mode]
+    ctx = command.make_context(mode, list(MODE_COMMANDS[mode]))
+    offered = {p.name: p for p in command.params if isinstance(p, click.Option)}
+    own = _own(mode)
+    assert {name for name, f in own.items() if f.metadata["command_line"]} <= set(offered), mode
+    for name, param in offered.items():
+        entry = _entry(mode, name)
+        if entry is None:
+            assert name in COMMAND_LINE_ONLY, (mode, name)
+            continue
+        value = ctx.params[name]
+        if entry.metadata["kind"] is tuple:
+            value = _numbers(value, name)
+        assert value == entry.default, (mode, name, value)
+        if name in own:
+            assert param.help == entry.metadata["help"], (mode, name)
+        assert not isinstance(param.type, click.types._NumberRangeBase), (mode, name)
+        if isinstance(param.type, click.Choice):
+            assert tuple(param.type.choices) == entry.metadata["choices"], (mode, name)
+
+
+@pytest.mark.parametrize("mode", MODE_OPTIONS)
+def test_each_modes_function_defaults_are_the_catalogues(mode):
+    parameters = inspect.signature(FUNCTIONS[mode]).parameters
+    assert set(_own(mode)) <= set(parameters), mode
+    for name, parameter in parameters.items():
+        entry = _entry(mode, name)
+        if entry is not None and parameter.default is not inspect.Parameter.empty:
+            assert parameter.default == entry.default, (mode, name)
+
+
+@pytest.mark.parametrize("mode", MODE_OPTIONS)
+def test_each_modes_defaults_lie_within_its_bounds(mode):
+    MODE_OPTIONS[mode]().check()

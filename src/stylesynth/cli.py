@@ -1,15 +1,14 @@
 """Command-line shell: parses options, calls the library, reports errors in one line.
 
-Options are not declared here: the synthesis options and transfer's own (also video's and
-batch's) are made from the catalogue (options.py: `RunOptions`, `TransferOptions`: help, choices,
-bounds), the other modes' own from their signatures' defaults, so the CLI, the API, batch's
-manifests and the web studio cannot drift apart.
+Options are not declared here: the synthesis options and every mode's own (transfer's, which
+video and batch take too; reconstruct's, texture's, dream's, video's and figure's) are made from
+the catalogue (options.py: `RunOptions`, `TransferOptions`, `MODE_OPTIONS`: default, help,
+choices, bounds), so the CLI, the API, batch's manifests and the web studio cannot drift apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 import signal
@@ -21,14 +20,14 @@ import click
 
 from . import loaded_for_the_command_line, signals, weights
 from .errors import InputError, StylesynthError
-from .flow import METHODS as FLOW_METHODS
 from .imageio import check_output_path, save_image, write_json
 from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
 from .modes.figures import FIGURES, figure
 from .modes.video import NOT_FOR_VIDEO, video
-from .names import INITS, NETWORKS
-from .options import BATCH_WIDE, FIELDS, JOB_OPTIONS, RunOptions, TransferOptions
+from .names import NETWORKS
+from .options import (BATCH_WIDE, FIELDS, JOB_OPTIONS, DreamOptions, FigureOptions, ReconstructOptions, RunOptions,
+                      TextureOptions, TransferOptions, VideoOptions)
 from .outputs import input_paths, refuse_overwriting
 from .pyramid import preset_help
 from .version import __version__
@@ -62,15 +61,12 @@ class _Size(click.ParamType):
 SIZE = _Size()
 
 
-def _default(function, name: str):
-    return inspect.signature(function).parameters[name].default
-
-
-def catalogue_option(name: str, **changes):
-    """The click option of catalogue field `name` (options.FIELDS), from its entry; `changes`
-    (a command's own default or help) go over it."""
-    meta = FIELDS[name].metadata
-    settings = {"default": FIELDS[name].default, "help": meta["help"], "metavar": meta["metavar"]}
+def catalogue_option(name: str, options: type | None = None, **changes):
+    """The click option of catalogue field `name` of `options` (a catalogue class; None: RunOptions
+    or TransferOptions, options.FIELDS), from its entry; `changes` (a command's own help) go over it."""
+    entry = FIELDS[name] if options is None else options.__dataclass_fields__[name]
+    meta = entry.metadata
+    settings = {"default": entry.default, "help": meta["help"], "metavar": meta["metavar"]}
     if meta["kind"] is bool and "/" not in (meta["flag"] or ""):
         settings["is_flag"] = True
     elif meta["choices"] and "/" in (meta["flag"] or ""):  # --crop/--pad: the first choice or the second
@@ -83,6 +79,8 @@ def catalogue_option(name: str, **changes):
         settings["type"] = SIZE
     elif meta["kind"] in (int, float):
         settings["type"] = meta["kind"]
+    elif meta["kind"] is tuple:  # numbers separated by commas (the command reads them: _numbers)
+        settings["default"] = ",".join(f"{v:g}" for v in settings["default"])
     elif meta["kind"] is Path:
         settings["type"] = click.Path(dir_okay=False)
     settings.update(changes)
@@ -91,10 +89,9 @@ def catalogue_option(name: str, **changes):
 
 
 def catalogue_options(options=RunOptions, leave_out=(), changes: dict | None = None, only=None) -> list:
-    """The click options of every field of `options` (RunOptions, TransferOptions) the command
-    line sets, but `leave_out` (or `only` those); `changes`: field name -> what goes over its
-    catalogue entry."""
-    return [catalogue_option(f.name, **(changes or {}).get(f.name, {})) for f in dataclasses.fields(options)
+    """The click options of every field of `options` (a catalogue class) the command line sets,
+    but `leave_out` (or `only` those); `changes`: field name -> what goes over its catalogue entry."""
+    return [catalogue_option(f.name, options, **(changes or {}).get(f.name, {})) for f in dataclasses.fields(options)
             if f.metadata["command_line"] and f.name not in leave_out and (only is None or f.name in only)]
 
 
@@ -204,10 +201,7 @@ def _exit_if_stopped(stopped: int | None, interrupted: bool, saved: str) -> None
 
 @cli.command("reconstruct")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE[:WEIGHT]...")
-@click.option("--layer", default=_default(reconstruct, "layer"), show_default=True,
-              help="Layer(s) to match, e.g. relu2_2 or relu2_2:0.5,relu4_2:0.5.")
-@click.option("--init", default=_default(reconstruct, "init"), show_default=True,
-              help="noise, or an image path to start from.")
+@_apply_catalogue(ReconstructOptions)
 @noise_run_options
 def reconstruct_command(images, **options):
     """Reconstruct IMAGE from one layer's activations, starting from white noise (Gatys Fig. 1).
@@ -219,11 +213,7 @@ def reconstruct_command(images, **options):
 
 @cli.command("texture")
 @click.argument("styles", nargs=-1, required=True, metavar="STYLE[:WEIGHT]...")
-@click.option("--layers", default=_default(texture, "layers"), show_default=True,
-              help="Style layers, optionally weighted: relu1_1:0.5,relu2_1:0.5.")
-@click.option("--out-size", default=None, metavar="WxH", help="Output size (default: the style's).")
-@click.option("--init", default=_default(texture, "init"), show_default=True,
-              help="noise, or an image path to start from.")
+@_apply_catalogue(TextureOptions)
 @noise_run_options
 def texture_command(styles, **options):
     """Synthesize a texture from the Gram matrices of STYLE (Gatys Fig. 1, style rows)."""
@@ -253,20 +243,7 @@ def transfer_command(content, style, extra_styles, **options):
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="A video (.mp4 .mov .mkv .webm .avi; animated .gif .webp), or a folder for the frames. "
               "Frames are written as they finish, into OUTPUT.frames/ beside a video.")
-@click.option("--temporal-weight", type=float, default=_default(video, "temporal_weight"), show_default=True,
-              help="Weight of the temporal loss: how closely a frame keeps the previous one, warped by the flow.")
-@click.option("--flow", "flow_method", type=click.Choice(FLOW_METHODS), default=_default(video, "flow_method"),
-              show_default=True, help="Optical flow (OpenCV): DIS or Farnebäck.")
-@click.option("--frame-iterations", type=int, default=_default(video, "frame_iterations"), show_default=True,
-              help="Iterations of each frame after the first (one scale, from the previous frame warped).")
-@click.option("--independent", is_flag=True,
-              help="Stylize every frame on its own, like the first (flickers; for comparison).")
-@click.option("--max-frames", type=int, default=None, help="Stylize at most this many frames.")
-@click.option("--start", type=float, default=0.0, metavar="SECONDS", help="Begin at this time.")
-@click.option("--end", type=float, default=None, metavar="SECONDS", help="Stop before this time.")
-@click.option("--fps", type=float, default=None,
-              help="Frame rate [default: the input video's; 24 for a folder of frames].")
-@click.option("--resume", is_flag=True, help="Continue after the last finished frame in the frames folder.")
+@_apply_catalogue(VideoOptions)
 @_apply_catalogue(TransferOptions, leave_out={*NOT_FOR_VIDEO, "paint_size"})  # painted at the frame's size
 @_apply_catalogue(RunOptions, leave_out={"tile", "checkpoint_every", "resume"})
 @OUTPUT_OPTIONS["quiet"]
@@ -407,29 +384,14 @@ def weights_fetch(name, quiet):
 
 
 def _dream_options(command):
-    """The image, dream's own options (defaults from its signature), and the run options that
-    mean something to gradient ascent. --checkpoint-every and --resume stay, as they always
-    were, and are refused with the reason (modes/dream.py NOT_FOR_DREAM)."""
-    from .modes import dream
-
+    """The image, dream's own options (DreamOptions), and the run options that mean something
+    to gradient ascent. --checkpoint-every and --resume stay, as they always were, and are
+    refused with the reason (modes/dream.py NOT_FOR_DREAM)."""
     kept = {"checkpoint_every", "resume"}
     return _apply([
         click.argument("image"),
         OUTPUT_OPTIONS["output"],
-        click.option("--layer", default=_default(dream, "layer"), show_default=True,
-                     help="Layer whose mean activation is maximised."),
-        click.option("--channel", type=int, default=None, metavar="K",
-                     help="Maximise one channel of the layer instead of all of it."),
-        click.option("--octaves", type=int, default=_default(dream, "octaves"), show_default=True,
-                     help="Scales, processed from the smallest up."),
-        click.option("--octave-scale", type=float, default=_default(dream, "octave_scale"),
-                     show_default=True, help="Size ratio between successive octaves."),
-        click.option("--step", type=float, default=_default(dream, "step"), show_default=True,
-                     help="Gradient-ascent step δ in pixel units (0..1 scale)."),
-        click.option("--iterations", type=int, default=_default(dream, "iterations"),
-                     show_default=True, help="Steps per octave."),
-        click.option("--jitter", type=int, default=_default(dream, "jitter"), show_default=True,
-                     help="Random shift of each step, up to this many px."),
+        *catalogue_options(DreamOptions),
         *catalogue_options(leave_out={*NOT_FOR_DREAM, "iterations", "cache_targets"} - kept),
         *(option for name, option in OUTPUT_OPTIONS.items() if name not in ("output", "loss_plot")),
     ], command)
@@ -460,22 +422,11 @@ def _numbers(spec: str, what: str) -> tuple[float, ...]:
 @click.option("--style", required=True, help="The painting (style image).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The sheet (.png); its panels' parameters and losses go to the same name .json.")
-@catalogue_option("size", type=int, default=_default(figure, "size"), help="Long side of each panel in pixels.")
-@catalogue_option("preset", default=_default(figure, "preset"),
-                  help="Every panel's preset: texture's schedules for the panels from white noise, "
-                  "transfer's for the others (see their --help).")
+@catalogue_option("size", FigureOptions, type=int)  # no 'original': the panels share one size
+@catalogue_option("preset", FigureOptions)
 @catalogue_option("scales")
 @catalogue_option("iterations")
-@click.option("--init", type=click.Choice(list(INITS)), default=None,
-              help="Start of every panel but in seeds and init, which vary it [default: white noise "
-              "for layers, grid and ratios; the palette start otherwise].")
-@click.option("--ratios", default=",".join(f"{r:g}" for r in _default(figure, "ratios")), show_default=True,
-              help="grid: the columns' alpha/beta.")
-@click.option("--alphas", default=",".join(f"{a:g}" for a in _default(figure, "alphas")), show_default=True,
-              help="ratios: Huang & Fuh's alpha values (their weight of the style; beta = 1).")
-@click.option("--seeds", type=int, default=_default(figure, "seeds"), show_default=True,
-              help="seeds: how many noise seeds.")
-@catalogue_option("seed", default=_default(figure, "seed"), help="Seed of every panel (seeds: the first seed).")
+@_apply_catalogue(FigureOptions, leave_out={"size", "preset"})
 @catalogue_option("model")
 @catalogue_option("pooling")
 @catalogue_option("device")

@@ -20,8 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError
-
-METHODS = ("dis", "farneback")
+from .names import FLOW_METHODS as METHODS
 
 
 def _cv2():

@@ -26,6 +26,7 @@ OPTIMIZERS = ("lbfgs", "adam", "gd")
 INITS = ("palette", "content", "noise", "style", "neural-style")
 PRESERVE_COLORS = ("none", "luminance", "histogram")  # colors.py
 FITS = ("crop", "pad")  # modes/transfer.py: how the content is brought to an exact out_size
+FLOW_METHODS = ("dis", "farneback")  # flow.py: video's optical flow
 # The engine's input: RGB in [0, 1], normalized inside FeatureExtractor by ImageNet's statistics.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -1,5 +1,7 @@
-"""The one catalogue of options: `RunOptions` (what every mode shares) and `TransferOptions`
-(transfer's own, which video and batch take too).
+"""The one catalogue of options: `RunOptions` (what every mode shares), `TransferOptions`
+(transfer's own, which video and batch take too), and each other mode's own:
+`ReconstructOptions`, `TextureOptions`, `DreamOptions`, `VideoOptions`, `FigureOptions`
+(`MODE_OPTIONS` by command). The mode functions' keyword defaults are read from these classes.
 
 Each field carries its help text, choices and bounds (`dataclasses.field(metadata=...)`). The
 command line's options (cli.py), the Python API's checks, batch's manifest columns and the web
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import classic
 from .errors import InputError
-from .names import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, DEVICES, FITS, NETWORKS,
-                    OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS)
+from .names import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS, DEVICES, FITS, FLOW_METHODS,
+                    INITS, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS)
 from .pyramid import PRESETS, preset_help
 
 if TYPE_CHECKING:  # torch is loaded by the runs, not by the command line's help
@@ -36,7 +38,7 @@ def option(default: Any = None, help: str = "", *, kind: type | None = None, cho
            span: str | None = None, label: str | None = None, flag: str | None = None,
            metavar: str | None = None, command_line: bool = True, batch: str | None = "job") -> Any:
     """A catalogue field and what is known about it: `kind` (int, float, str, bool; Path: a
-    file), `choices`, bounds `low`..`high` (`strict`: above `low`; `span`: how errors say
+    file; tuple: numbers, written with commas on the command line), `choices`, bounds `low`..`high` (`strict`: above `low`; `span`: how errors say
     them, if not the usual way), the `label` errors name it by, the command line's `flag`
     (default --field-name; "--a/--b" for a flag, or for two choices) and `metavar`;
     `command_line=False`: the API's alone. `batch`: "job", a batch's job may set it (a manifest's
@@ -114,8 +116,7 @@ class RunOptions:
         if self.size > MAX_SIZE:
             raise InputError(f"size {self.size} is too large: at most {MAX_SIZE} px")
         for f in fields(self):
-            if f.name != "size":
-                check_value(f, getattr(self, f.name))
+            check_fields(self, leave_out={"size"})
 
 
 @dataclass
@@ -153,8 +154,7 @@ class TransferOptions:
                       kind=str, choices=FITS, flag="--crop/--pad", batch=None)
 
     def check(self) -> None:
-        for f in fields(self):
-            check_value(f, getattr(self, f.name))
+        check_fields(self)
         loss_weights(self.ratio, self.content_weight, self.style_weight)
 
 
@@ -173,7 +173,127 @@ def loss_weights(ratio: float | None, content_weight: float | None, style_weight
     return ratio, 1.0
 
 
-# Every option of the catalogue by name (the two classes share none).
+def run_option(name: str, default: Any, help: str) -> Any:
+    """RunOptions' field `name` (its kind, choices and bounds) with a mode's own default and help."""
+    return field(default=default, metadata={**RunOptions.__dataclass_fields__[name].metadata, "help": help})
+
+
+@dataclass
+class ReconstructOptions:
+    """Reconstruct's own settings (Gatys Fig. 1, content rows)."""
+
+    layer: str = option("relu4_2", "Layer(s) to match, e.g. relu2_2 or relu2_2:0.5,relu4_2:0.5.", kind=str)
+    init: Any = option("noise", "noise, or an image path to start from.", kind=str)
+
+    def check(self) -> None:
+        check_fields(self)
+
+
+@dataclass
+class TextureOptions:
+    """Texture's own settings (Gatys Fig. 1, style rows)."""
+
+    layers: str = option(DEFAULT_STYLE_LAYERS, "Style layers, optionally weighted: relu1_1:0.5,relu2_1:0.5.",
+                         kind=str)
+    out_size: str | tuple[int, int] | None = option(None, "Output size (default: the style's).", kind=str,
+                                                    metavar="WxH")
+    init: Any = option("noise", "noise, or an image path to start from.", kind=str)
+
+    def check(self) -> None:
+        check_fields(self)
+
+
+@dataclass
+class DreamOptions:
+    """DeepDream's own settings (Eq. 3, over octaves); its other options are RunOptions' but
+    those that mean nothing to gradient ascent (modes/dream.py NOT_FOR_DREAM)."""
+
+    layer: str = option("conv4_3", "Layer whose mean activation is maximised.", kind=str)
+    channel: int | None = option(None, "Maximise one channel of the layer instead of all of it.", kind=int,
+                                 metavar="K")
+    octaves: int = option(4, "Scales, processed from the smallest up.", kind=int, low=1)
+    octave_scale: float = option(1.4, "Size ratio between successive octaves.", kind=float, low=1, strict=True)
+    step: float = option(0.01, "Gradient-ascent step δ in pixel units (0..1 scale).", kind=float, low=0,
+                         strict=True)
+    iterations: int = option(10, "Steps per octave.", kind=int, low=1)
+    jitter: int = option(16, "Random shift of each step, up to this many px.", kind=int, low=0)
+
+    def check(self) -> None:
+        if self.channel is not None and (isinstance(self.channel, bool) or not isinstance(self.channel, int)):
+            raise InputError(f"channel must be a whole number, got {self.channel!r}")
+        check_fields(self)
+
+
+@dataclass
+class VideoOptions:
+    """Video's own settings (Ruder, Dosovitskiy & Brox 2016); it takes transfer's and the
+    RunOptions too, but those in modes/video.py NOT_FOR_VIDEO."""
+
+    # Chosen with bench/video.py (docs in the README): the temporal term against the warped frame.
+    temporal_weight: float = option(10.0, "Weight of the temporal loss: how closely a frame keeps the previous "
+                                    "one, warped by the flow.", kind=float, low=0, label="temporal weight")
+    flow_method: str = option("dis", "Optical flow (OpenCV): DIS or Farnebäck.", kind=str, choices=FLOW_METHODS,
+                              label="flow method", flag="--flow")
+    # Chosen with bench/video.py (README, Video): with the style term as a distance, 9 to 11 left a
+    # late frame 14-15 % less stylized than on its own (style drifts as frames build on frames);
+    # 12 gave 1.089 x, 14 gives 1.062 x at most and a mean as stylized as the independent frames.
+    frame_iterations: int = option(14, "Iterations of each frame after the first (one scale, from the previous "
+                                   "frame warped).", kind=int, low=1, label="frame iterations")
+    independent: bool = option(False, "Stylize every frame on its own, like the first (flickers; for "
+                               "comparison).", kind=bool)
+    max_frames: int | None = option(None, "Stylize at most this many frames.", kind=int, low=1,
+                                    span="at least 1", label="--max-frames")
+    start: float = option(0.0, "Begin at this time.", kind=float, low=0, label="--start", metavar="SECONDS")
+    # No bound but the selection's rule (after --start): inf, the clip's end.
+    end: float | None = option(None, "Stop before this time.", kind=float, label="--end", metavar="SECONDS")
+    fps: float | None = option(None, "Frame rate [default: the input video's; 24 for a folder of frames].",
+                               kind=float, low=0, high=1000, strict=True, span="a frame rate in (0, 1000]",
+                               label="--fps")
+    resume: bool = option(False, "Continue after the last finished frame in the frames folder.", kind=bool)
+    on_frame: Callable[[int, int, Any], None] | None = option(
+        None, "Called after each finished frame: (index, count, image).", command_line=False)
+
+    def check(self) -> None:
+        start, end = self.start, self.end
+        if isinstance(start, numbers.Real) and (start < 0 or (isinstance(end, numbers.Real) and end <= start)):
+            raise InputError(f"--start must be >= 0 and --end after it, got {start} and {end}")
+        if self.flow_method not in FLOW_METHODS:
+            raise InputError(f"unknown flow method '{self.flow_method}': choose {' or '.join(FLOW_METHODS)}")
+        check_fields(self, leave_out={"end"})
+
+
+@dataclass
+class FigureOptions:
+    """The figure sheets' own settings, and their panels' size, preset and seed: RunOptions'
+    fields with the sheets' defaults (a sheet is many optimizations)."""
+
+    size: int = run_option("size", 256, "Long side of each panel in pixels.")
+    preset: str = run_option("preset", "fast", "Every panel's preset: texture's schedules for the panels from "
+                             "white noise, transfer's for the others (see their --help).")
+    init: str | None = option(None, "Start of every panel but in seeds and init, which vary it [default: white "
+                              "noise for layers, grid and ratios; the palette start otherwise].", kind=str,
+                              choices=INITS)
+    ratios: tuple[float, ...] = option((1e-5, 1e-4, 1e-3, 1e-2), "grid: the columns' alpha/beta.", kind=tuple,
+                                       low=0, strict=True)  # Gatys Fig. 3's columns
+    alphas: tuple[float, ...] = option((1000, 5000, 10000, 50000, 100000), "ratios: Huang & Fuh's alpha values "
+                                       "(their weight of the style; beta = 1).", kind=tuple, low=0, strict=True)
+    seeds: int = option(3, "seeds: how many noise seeds.", kind=int, low=1, high=16,
+                        span="a whole number from 1 to 16")
+    seed: int = run_option("seed", 0, "Seed of every panel (seeds: the first seed).")
+
+    def check(self) -> None:
+        """The sheet's own; size, preset and seed are checked with the RunOptions (from_keywords)."""
+        check_fields(self, leave_out=RunOptions.__dataclass_fields__)
+
+
+# Each command's own options (what `stylesynth COMMAND` and the function of the same name take
+# besides the RunOptions).
+MODE_OPTIONS = {"reconstruct": ReconstructOptions, "texture": TextureOptions, "transfer": TransferOptions,
+                "dream": DreamOptions, "video": VideoOptions, "figure": FigureOptions}
+
+
+# Every option of RunOptions and TransferOptions by name (the two classes share none; the other
+# modes' own are their classes', MODE_OPTIONS).
 FIELDS = {f.name: f for options in (RunOptions, TransferOptions) for f in fields(options)}
 # Batch: what a job may set (a manifest's columns, the command line's options for every job), and
 # what is the same for every job. Left out: what names a file a worker elsewhere could not read
@@ -207,6 +327,13 @@ def check_number(label: str, value: Any, *, whole: bool = False, low: float | No
     raise InputError(f"{label} must be a finite number{bound}, got {value}")
 
 
+def check_fields(options: Any, leave_out=()) -> None:
+    """Check every field of `options` (an instance of a catalogue class) but `leave_out`."""
+    for f in fields(options):
+        if f.name not in leave_out:
+            check_value(f, getattr(options, f.name))
+
+
 def check_value(f, value: Any, *, low: float | None = None, high: float | None = None) -> None:
     """Check one field's value against its catalogue entry (None is always allowed); `low` and
     `high` narrow its bounds (a server's limits)."""
@@ -216,6 +343,16 @@ def check_value(f, value: Any, *, low: float | None = None, high: float | None =
         return
     if meta["choices"] and value not in meta["choices"]:
         raise InputError(f"unknown {label} '{value}': choose one of {', '.join(meta['choices'])}")
+    if meta["kind"] is tuple:  # one or more numbers, each within the bounds
+        try:
+            if not len(value):
+                raise InputError(label)
+            for v in value:
+                check_number(label, v, low=meta["low"], high=meta["high"], strict=meta["strict"])
+        except (InputError, TypeError):
+            bound = "" if meta["low"] is None else f" {'>' if meta['strict'] else '>='} {meta['low']:g}"
+            shown = list(value) if isinstance(value, (list, tuple)) else value
+            raise InputError(f"{label} must be one or more finite numbers{bound}, got {shown}") from None
     if meta["kind"] in (int, float):
         low = meta["low"] if low is None else low if meta["low"] is None else max(low, meta["low"])
         high = meta["high"] if high is None else high if meta["high"] is None else min(high, meta["high"])

@@ -112,14 +112,9 @@ def open_source(spec: str | os.PathLike, *, fps: float | None = None, start: flo
                 end: float | None = None, max_frames: int | None = None) -> Source:
     """Check and measure the input: a video file, a folder of frames, or a glob of frames.
 
-    The selection: frames from `start` seconds to before `end`, at most `max_frames` of them.
+    The selection: frames from `start` seconds to before `end`, at most `max_frames` of them
+    (checked by the caller: options.py VideoOptions).
     """
-    if start < 0 or (end is not None and end <= start):
-        raise InputError(f"--start must be >= 0 and --end after it, got {start} and {end}")
-    if max_frames is not None and max_frames < 1:
-        raise InputError(f"--max-frames must be at least 1, got {max_frames}")
-    if fps is not None and not (0 < fps <= 1000):
-        raise InputError(f"--fps must be a frame rate in (0, 1000], got {fps}")
     text = str(spec)
     path = Path(text)
     if path.is_dir() or (not path.exists() and any(c in text for c in "*?[")):

@@ -29,7 +29,7 @@ from PIL import Image
 from ..errors import InputError
 from ..imageio import open_image, to_pil, to_tensor
 from ..names import layer_names
-from ..options import check_number, from_keywords
+from ..options import DreamOptions, from_keywords
 from .inputs import original_size, source_names
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from ..optimize import Step
 
-DEFAULT_LAYER = "conv4_3"
 # Options of RunOptions that mean nothing here (dream always ascends with plain gradient steps
 # of size `step`, for `iterations` per octave), and why: refused, not ignored.
 NOT_FOR_DREAM = {"optimizer": "dream always uses gradient ascent (Eq. 3)",
@@ -49,16 +48,18 @@ NOT_FOR_DREAM = {"optimizer": "dream always uses gradient ascent (Eq. 3)",
                  "extra_loss": "dream's objective is the activation alone"}
 
 
-def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None, octaves: int = 4,
-          octave_scale: float = 1.4, step: float = 0.01, iterations: int = 10, jitter: int = 16,
-          **options: Any) -> Image.Image:
+def dream(image: Any, *, layer: str = DreamOptions.layer, channel: int | None = DreamOptions.channel,
+          octaves: int = DreamOptions.octaves, octave_scale: float = DreamOptions.octave_scale,
+          step: float = DreamOptions.step, iterations: int = DreamOptions.iterations,
+          jitter: int = DreamOptions.jitter, **options: Any) -> Image.Image:
     """Amplify what `layer` (or one `channel` of it) sees in `image`, DeepDream style (Eq. 3).
 
     `octaves` scales, each `octave_scale` times smaller than the next, are processed from the
     smallest up, with `iterations` gradient-ascent steps of size `step` (pixels, on a 0..1
     scale, after dividing the gradient by its mean magnitude) each; every step sees the image
     rolled by up to `jitter` px in x and y (seeded). The output has the input's aspect ratio
-    and long side `size` ("original": the input's). Other options (size, model, pooling, device, seed, progress ...):
+    and long side `size` ("original": the input's). These options are `DreamOptions` (options.py,
+    with their help and bounds); other options (size, model, pooling, device, seed, progress ...):
     `RunOptions`, but those in NOT_FOR_DREAM. The record in `info["stylesynth"]` holds the
     parameters and the mean activation before and after.
     """
@@ -72,11 +73,8 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     for name, value in options.items():
         if name in NOT_FOR_DREAM and value not in (None, False, "gd"):  # False: also 0, 0.0
             raise InputError(f"dream does not take {name}: {NOT_FOR_DREAM[name]}")
-    check_number("octaves", octaves, whole=True, low=1)
-    check_number("octave_scale", octave_scale, low=1, strict=True)
-    check_number("step", step, low=0, strict=True)
-    check_number("iterations", iterations, whole=True, low=1)
-    check_number("jitter", jitter, whole=True, low=0)
+    DreamOptions(layer=layer, channel=channel, octaves=octaves, octave_scale=octave_scale, step=step,
+                 iterations=iterations, jitter=jitter).check()
     if image is None:
         raise InputError("no image given to dream on")
     source = open_image(image)
@@ -84,8 +82,6 @@ def dream(image: Any, *, layer: str = DEFAULT_LAYER, channel: int | None = None,
     names = layer_names(opts.model)
     if not isinstance(layer, str) or layer not in names:
         raise InputError(f"unknown layer {layer!r} for {opts.model}: valid layers are {', '.join(names)}")
-    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int)):
-        raise InputError(f"channel must be a whole number, got {channel!r}")
 
     out_size = output_size(source, opts.size)
     run = start_run("dream", opts, [layer], out_size)

@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..errors import InputError, StylesynthError
 from ..imageio import open_image, to_tensor
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, POOLINGS
-from ..options import from_keywords, renamed
+from ..options import FigureOptions, from_keywords, renamed
 from .inputs import source_names
 from .reconstruct import reconstruct
 from .texture import texture
@@ -48,8 +48,8 @@ from .transfer import transfer
 FIGURES = ("layers", "grid", "ratios", "seeds", "init", "pooling", "models")
 # Gatys Fig. 1 and 3. The paper names Caffe blobs, whose ReLUs work in place: its conv1_1 is relu1_1.
 FIGURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-GRID_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Gatys Fig. 3's columns (alpha/beta)
-HUANG_FUH_ALPHAS = (1000, 5000, 10000, 50000, 100000)
+GRID_RATIOS = FigureOptions.ratios  # Gatys Fig. 3's columns (alpha/beta)
+HUANG_FUH_ALPHAS = FigureOptions.alphas
 HUANG_FUH_UNIT = 0.1  # their alpha (style weight) -> our alpha/beta = HUANG_FUH_UNIT / alpha
 # Content and style layers per network: AlexNet has no relu4_2; its layers are relu1 ... relu5.
 MODEL_LAYERS = {
@@ -70,27 +70,24 @@ class Panel:
     measure: Callable[[Image.Image], dict[str, float]] | None = None  # e.g. PSNR vs the photo
 
 
-def figure(name: str, content: Any, style: Any, *, size: int = 256, preset: str = "fast",
-           init: str | None = None, ratios: tuple[float, ...] = GRID_RATIOS,
-           alphas: tuple[float, ...] = HUANG_FUH_ALPHAS, seeds: int = 3, seed: int = 0,
-           progress: bool = True, **options: Any) -> Image.Image:
+def figure(name: str, content: Any, style: Any, *, size: int = FigureOptions.size,
+           preset: str = FigureOptions.preset, init: str | None = FigureOptions.init,
+           ratios: tuple[float, ...] = FigureOptions.ratios, alphas: tuple[float, ...] = FigureOptions.alphas,
+           seeds: int = FigureOptions.seeds, seed: int = FigureOptions.seed, progress: bool = True,
+           **options: Any) -> Image.Image:
     """Render figure `name` (one of FIGURES) for a photo and a painting; return the sheet.
 
     `ratios`: the grid's columns (alpha/beta). `alphas`: the Huang & Fuh sweep. `seeds`: how
     many noise seeds the seeds figure shows (seed, seed+1, ...). `init` overrides each
-    figure's start. Other options (model, pooling, iterations, device, ...): `RunOptions`.
+    figure's start. These options are `FigureOptions` (options.py, with their help and bounds);
+    other options (model, pooling, iterations, device, ...): `RunOptions`.
     The sheet's `info["stylesynth"]` is the record; `info["stylesynth"]["interrupted"]` says
     whether Ctrl-C stopped it early (the panels done so far are on the sheet).
     """
     if name not in FIGURES:
         raise InputError(f"unknown figure '{name}': choose one of {', '.join(FIGURES)}")
-    if not isinstance(seeds, int) or not 1 <= seeds <= 16:
-        raise InputError(f"seeds must be a whole number from 1 to 16, got {seeds}")
-    for label, values in (("ratios", ratios), ("alphas", alphas)):
-        if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in values):
-            raise InputError(f"{label} must be one or more finite numbers > 0, got {list(values)}")
-    if init is not None and init not in INITS:
-        raise InputError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
+    FigureOptions(size=size, preset=preset, init=init, ratios=ratios, alphas=alphas, seeds=seeds,
+                  seed=seed).check()
     options = {"size": size, "preset": preset, "seed": seed, **renamed(options)}
     from_keywords(dict(options, progress=False))  # check every option before any work
     from ..start import output_size  # the engine, loaded by a run, not by the help

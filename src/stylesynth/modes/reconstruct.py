@@ -6,25 +6,25 @@ from typing import Any
 
 from PIL import Image
 
-from ..options import from_keywords
+from ..options import ReconstructOptions, from_keywords
 from .inputs import init_spec, original_size, source_names, weighted_images
 
-DEFAULT_LAYER = "relu4_2"
 
-
-def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = DEFAULT_LAYER,
-                init: Any = "noise", **options: Any) -> Image.Image:
+def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = ReconstructOptions.layer,
+                init: Any = ReconstructOptions.init, **options: Any) -> Image.Image:
     """Find an image whose activations at `layer` match those of `image` (Eq. 1).
 
     `image` may be a path, PIL image or tensor, or several as [(source, weight), ...], whose
     activations are blended (weighted inversion, Phon-Amnuaisuk Eq. 5). `layer` may name
     several layers with weights ("relu2_2:0.5,relu4_2:0.5"). `size="original"` keeps the (first)
-    image's resolution. Other options: `RunOptions`.
+    image's resolution. These options are `ReconstructOptions` (options.py); other options:
+    `RunOptions`.
     """
     from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
     from ..start import output_size
     from ..synthesis import synthesize
 
+    ReconstructOptions(layer=layer, init=init).check()
     images = weighted_images(image, "content")
     opts = from_keywords(original_size(options, images[0][0]))
     return synthesize(

@@ -7,8 +7,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..names import DEFAULT_STYLE_LAYERS
-from ..options import MAX_SIZE, from_keywords
+from ..options import MAX_SIZE, TextureOptions, from_keywords
 from .inputs import init_spec, original_size, source_names, weighted_images
 
 
@@ -27,20 +26,22 @@ def parse_out_size(spec: str | tuple[int, int] | None) -> tuple[int, int] | None
     return width, height
 
 
-def texture(style: Any, *, layers: str | list[str] | dict[str, float] = DEFAULT_STYLE_LAYERS,
-            out_size: str | tuple[int, int] | None = None, init: Any = "noise",
+def texture(style: Any, *, layers: str | list[str] | dict[str, float] = TextureOptions.layers,
+            out_size: str | tuple[int, int] | None = TextureOptions.out_size, init: Any = TextureOptions.init,
             **options: Any) -> Image.Image:
     """Synthesize a texture with the Gram statistics of `style` (Eq. 3-5).
 
     `size` (long side) sets the scale the style image is seen at; `out_size` ("WxH") the
     output's size, which may differ from the source's (default: the style image at `size`;
     `size="original"`: the (first) style image as it is).
-    Several styles as [(source, weight), ...] blend their Gram matrices.
+    Several styles as [(source, weight), ...] blend their Gram matrices. These options are
+    `TextureOptions` (options.py); other options: `RunOptions`.
     """
     from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
     from ..start import output_size
     from ..synthesis import synthesize
 
+    TextureOptions(layers=layers, out_size=out_size, init=init).check()
     images = weighted_images(style, "style")
     opts = from_keywords(original_size(options, images[0][0]))
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)

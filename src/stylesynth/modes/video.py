@@ -34,7 +34,7 @@ from PIL import Image
 from .. import colors, flow, signals
 from ..errors import InputError
 from ..imageio import one_line, save_image, write_json
-from ..options import TransferOptions, check_number
+from ..options import TransferOptions, VideoOptions
 from ..outputs import input_paths, inside, refuse_overwriting
 from ..videoio import VIDEO_SUFFIXES, open_source, write_video
 from .inputs import weighted_images
@@ -45,12 +45,10 @@ if TYPE_CHECKING:  # the engine, loaded by a run, not by the command line's help
 
     from ..optimize import Step
 
-# Chosen with bench/video.py (docs in the README): the temporal term against the warped frame,
-# and the iterations of every frame after the first.
-DEFAULT_TEMPORAL_WEIGHT = 10.0
-# Chosen with bench/video.py: the fewest that keep a late frame as stylized as on its own (the
-# README's Video section has the measurements).
-DEFAULT_FRAME_ITERATIONS = 14
+# The temporal term against the warped frame, and the iterations of every frame after the
+# first (chosen with bench/video.py: options.py VideoOptions).
+DEFAULT_TEMPORAL_WEIGHT = VideoOptions.temporal_weight
+DEFAULT_FRAME_ITERATIONS = VideoOptions.frame_iterations
 FRAME_NAME = "frame_{:06d}.png"
 RECORD = "video.json"
 # transfer options that mean nothing for a clip: the frame's size and shape are the clip's.
@@ -125,11 +123,13 @@ def _even(size: tuple[int, int]) -> tuple[int, int]:
 
 
 def video(input: Any, style: Any, output: str | Path, *,
-          temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT, flow_method: str = "dis",
-          frame_iterations: int = DEFAULT_FRAME_ITERATIONS, independent: bool = False,
-          max_frames: int | None = None, start: float = 0.0, end: float | None = None,
-          fps: float | None = None, resume: bool = False, init: Any = "palette",
-          on_frame: Callable[[int, int, Image.Image], None] | None = None, **options: Any) -> dict:
+          temporal_weight: float = VideoOptions.temporal_weight, flow_method: str = VideoOptions.flow_method,
+          frame_iterations: int = VideoOptions.frame_iterations, independent: bool = VideoOptions.independent,
+          max_frames: int | None = VideoOptions.max_frames, start: float = VideoOptions.start,
+          end: float | None = VideoOptions.end, fps: float | None = VideoOptions.fps,
+          resume: bool = VideoOptions.resume, init: Any = TransferOptions.init,
+          on_frame: Callable[[int, int, Image.Image], None] | None = VideoOptions.on_frame,
+          **options: Any) -> dict:
     """Stylize the clip `input` (a video file, a folder or glob of frames) after `style` into
     `output` (a video file: .mp4 .mov .mkv .webm .avi, animated .gif/.webp; or a folder).
 
@@ -144,6 +144,7 @@ def video(input: Any, style: Any, output: str | Path, *,
     Returns the run's record (also in the frames folder's video.json): frames done, seconds,
     seconds per frame after the first, whether it was interrupted (a stop signal ends it after
     the current step; the unfinished frame is dropped and `resume=True` redoes it).
+    Video's own options are `VideoOptions` (options.py, with their help and bounds).
     """
     from ..run import Reporter, clock  # the engine, loaded by a run, not by the help
     from ..start import output_size
@@ -153,10 +154,9 @@ def video(input: Any, style: Any, output: str | Path, *,
             raise InputError(f"option {name} does not apply to a video")
     own = TransferOptions.__dataclass_fields__
     TransferOptions(init=init, **{k: v for k, v in options.items() if k in own}).check()  # before any work
-    check_number("temporal weight", temporal_weight, low=0)
-    check_number("frame iterations", frame_iterations, whole=True, low=1)
-    if flow_method not in flow.METHODS:
-        raise InputError(f"unknown flow method '{flow_method}': choose {' or '.join(flow.METHODS)}")
+    VideoOptions(temporal_weight=temporal_weight, flow_method=flow_method, frame_iterations=frame_iterations,
+                 independent=independent, max_frames=max_frames, start=start, end=end, fps=fps, resume=resume,
+                 on_frame=on_frame).check()
     out = _check_output(output)
     folder = frames_folder(out)
     source = open_source(input, fps=fps, start=start, end=end, max_frames=max_frames)
