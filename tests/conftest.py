@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def run_cli(args: list[str]) -> int:
     return 0
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
+
+
 @pytest.fixture
 def spawn():
     """`spawn(args, **popen_options)` starts a process; any still running when the test ends,
@@ -54,7 +58,16 @@ def spawn():
     started: list[subprocess.Popen] = []
 
     def start(args, **options) -> subprocess.Popen:
-        process = subprocess.Popen([str(a) for a in args], **options)
+        # The child gets the stop signals' default dispositions whatever launched the suite:
+        # `nohup` ignores SIGHUP and a shell's background job SIGINT, and exec keeps an ignore.
+        ignored = [s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN]
+        for s in ignored:
+            signal.signal(s, signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL)
+        try:
+            process = subprocess.Popen([str(a) for a in args], **options)
+        finally:
+            for s in ignored:
+                signal.signal(s, signal.SIG_IGN)
         started.append(process)
         return process
 
