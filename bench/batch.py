@@ -35,7 +35,7 @@ PAINTINGS = [EXAMPLES / "starry_night.jpg", EXAMPLES / "the_scream.jpg"]
 
 def fresh_cache(folder: Path) -> Path:
     """A cache folder holding the real cache's weight files (links) and no style targets."""
-    from stylesynth.weights import cache_dir
+    from stylesynth.nets.weights import cache_dir
 
     folder.mkdir(parents=True)
     for weights in cache_dir().glob("*.pth"):
@@ -81,11 +81,11 @@ def where_the_time_goes(sizes: list[int], threads: int) -> dict:
     """The parts of a job's cost, measured alone in this process (warm files, `threads` threads)."""
     import torch
 
-    from stylesynth.imageio import open_image
-    from stylesynth.nets import set_threads
-    from stylesynth.pretrained import load_network
-    from stylesynth.objective import DEFAULT_STYLE_LAYERS, parse_layers, style_targets
-    from stylesynth.start import output_size, resize
+    from stylesynth.io.images import open_image
+    from stylesynth.nets.networks import set_threads
+    from stylesynth.nets.pretrained import load_network
+    from stylesynth.engine.objective import DEFAULT_STYLE_LAYERS, parse_layers, style_targets
+    from stylesynth.engine.start import output_size, resize
 
     set_threads(threads)
     start = time.perf_counter()

@@ -48,11 +48,11 @@ def matmul_gflops(n: int = 2048, repeats: int = 20, dtype: torch.dtype = torch.f
 def objective_at(size: int, dtype: torch.dtype | None = None):
     """(objective function, content tensor) of the default transfer at `size`, its convolutions
     in `dtype` (None: float32)."""
-    from stylesynth.imageio import load_image, to_tensor
-    from stylesynth.objective import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS,
+    from stylesynth.io.images import load_image, to_tensor
+    from stylesynth.engine.objective import (DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS,
                                       GatysObjective, LossWeights, content_targets, parse_layers,
                                       style_targets)
-    from stylesynth.pretrained import shared_network
+    from stylesynth.nets.pretrained import shared_network
 
     net = shared_network("vgg16", "max", "cpu", None)
     content = to_tensor(load_image(CONTENT, size))
@@ -90,7 +90,7 @@ def evaluation_flops(objective, image: torch.Tensor) -> float:
 def bench_eval(repeats: int = 7) -> dict:
     """Seconds per evaluation in float32 and in the precision `auto` picks here, each against
     the matmul rate of its own dtype."""
-    from stylesynth.nets import pick_dtype
+    from stylesynth.nets.networks import pick_dtype
 
     objective, content = objective_at(SIZE)
     flops = evaluation_flops(objective, content)
@@ -127,7 +127,7 @@ def run_transfer(**options) -> dict:
     image = stylesynth.transfer(CONTENT, STYLE, size=SIZE, seed=0, progress=False, device="cpu",
                                 cache_targets=False, **options)
     wall = time.perf_counter() - start
-    from stylesynth.imageio import to_tensor
+    from stylesynth.io.images import to_tensor
 
     objective, _ = objective_at(SIZE)
     with torch.no_grad():
@@ -153,7 +153,7 @@ def peak_rss(size: int, runs: int = 3) -> dict:
     for _ in range(runs):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         peaks.append(int(out.stdout.split()[-1]) / 1024)
-    from stylesynth.memory import estimate_memory
+    from stylesynth.engine.memory import estimate_memory
 
     return {"size": size, "peak_rss_mb": max(peaks), "peak_rss_mb_runs": peaks,
             "estimate_mb": estimate_memory(size_of(size)) / 2**20,
@@ -163,7 +163,7 @@ def peak_rss(size: int, runs: int = 3) -> dict:
 def size_of(long_side: int) -> tuple[int, int]:
     from PIL import Image
 
-    from stylesynth.start import output_size
+    from stylesynth.engine.start import output_size
 
     return output_size(Image.open(CONTENT), long_side)
 

@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from stylesynth.evaluate import layout_correlation, score
-    from stylesynth.imageio import load_image
+    from stylesynth.io.images import load_image
 
     paintings = sorted((p for folder in FOLDERS if folder.is_dir() for p in folder.iterdir()
                         if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.stem not in PHOTOS),

@@ -42,7 +42,7 @@ EXAMPLES = ROOT / "examples"
 
 
 def make_clip(folder: Path, size: tuple[int, int], frames: int):
-    from stylesynth.flow import synthetic_clip
+    from stylesynth.modes.flow import synthetic_clip
 
     clip = synthetic_clip(Image.open(EXAMPLES / "tubingen.jpg"), Image.open(EXAMPLES / "the_scream.jpg"),
                           size=size, frames=frames)
@@ -66,7 +66,7 @@ def stylize(clip_dir: Path, style: Path, out: Path, extra: list[str]) -> dict:
 def measure(clip, folder: Path, style: Path) -> dict:
     from stylesynth import read_params
     from stylesynth.evaluate import score
-    from stylesynth.flow import temporal_error
+    from stylesynth.modes.flow import temporal_error
 
     frames = [np.asarray(Image.open(folder / f"frame_{k + 1:06d}.png").convert("RGB"))
               for k in range(len(clip.frames))]

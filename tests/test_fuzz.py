@@ -35,10 +35,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import stylesynth.synthesis
+import stylesynth.engine.synthesis
 from stylesynth.errors import InputError
-from stylesynth.imageio import open_image
-from stylesynth.optimize import Result, Step
+from stylesynth.io.images import open_image
+from stylesynth.engine.optimize import Result, Step
 
 from conftest import CONTENT, STYLE, run_cli, without_progress
 
@@ -312,7 +312,7 @@ def _cli(argv: list[str], capsys, record_event: bool = True) -> None:
 @given(argv=command_lines())
 def test_cli_random_options(argv, cli_dir, monkeypatch, capsys):
     monkeypatch.chdir(cli_dir)
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", _stub_optimize)
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _stub_optimize)
     _cli(argv, capsys)
 
 
@@ -362,7 +362,7 @@ def _digests(d: Path, names: list[str]) -> dict[str, str]:
        spelling=st.sampled_from(sorted(SPELLINGS)), where=st.sampled_from(["-o", "--loss-plot"]))
 def test_output_paths_relative_to_inputs(command, target, spelling, where, aliases_dir, monkeypatch, capsys):
     monkeypatch.chdir(aliases_dir)
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", _stub_optimize)
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _stub_optimize)
     path = SPELLINGS[spelling](aliases_dir, target)
     writes = ["-o", path] if where == "-o" or command in ("filter", "blend") else \
         ["-o", "result.png", "--loss-plot", path]
@@ -392,12 +392,12 @@ def test_output_paths_relative_to_inputs(command, target, spelling, where, alias
 ], ids=["transfer", "texture"])
 def test_huge_out_size_is_refused(argv, cli_dir, monkeypatch, capsys):
     monkeypatch.chdir(cli_dir)
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", _stub_optimize)
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _stub_optimize)
     _cli(argv, capsys, record_event=False)
 
 
 def test_weights_path_with_unknown_user(cli_dir, monkeypatch, capsys):
     monkeypatch.chdir(cli_dir)
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", _stub_optimize)
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _stub_optimize)
     _cli(["transfer", "in/photo.jpg", "in/painting.jpg", "-o", "out.png", "--size", "48",
           "--weights", "~no_such_user_here/vgg16.pth"], capsys, record_event=False)

@@ -9,10 +9,10 @@ import re
 import pytest
 from PIL import Image
 
-import stylesynth.synthesis
+import stylesynth.engine.synthesis
 from stylesynth.cli import _Size, cli
 from stylesynth.modes.figures import FIGURE_LAYERS
-from stylesynth.optimize import Result, Step
+from stylesynth.engine.optimize import Result, Step
 from stylesynth.pyramid import PRESETS
 
 from conftest import CONTENT, STYLE, run_cli
@@ -54,7 +54,7 @@ def _said(text: str, preset: str) -> tuple[int, list[int] | None]:
                                              ("reconstruct", [CONTENT])])
 def test_each_modes_preset_help_is_the_schedule_it_runs(command, inputs, tmp_path, monkeypatch, capsys):
     text = _help(command, capsys)
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", _no_optimization)
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _no_optimization)
     for preset in PRESETS:
         start, counts = _said(text, preset)
         for size in (256, 512):

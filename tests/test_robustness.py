@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import stylesynth.synthesis
-from stylesynth.imageio import open_image, read_params
+import stylesynth.engine.synthesis
+from stylesynth.io.images import open_image, read_params
 
 from conftest import CONTENT, STYLE, WRITE_DOCS, run_cli, without_progress
 
@@ -341,7 +341,7 @@ def measure(case: Case, command: str, ws: Path, monkeypatch, existing: bool, cap
     if case.setup:
         case.setup(ws, monkeypatch)
     if not case.runs:
-        monkeypatch.setattr(stylesynth.synthesis, "optimize", _must_not_optimize)
+        monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _must_not_optimize)
     argv = case.argv[command] + (["-o", case.output] if case.output else [])
     before = tree(ws)
     capsys.readouterr()
@@ -519,13 +519,13 @@ def test_unusual_input_works(name, make, command, options, expected, workspace, 
 def test_too_small_for_a_wide_image_names_the_fix(workspace, capsys, monkeypatch):
     """4000x200 (20:1) needs 16 px a side for relu5_1: --size 300 (300x15) is refused, asking for
     a larger --size; --size 320 (320x16) works."""
-    real = stylesynth.synthesis.optimize
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", _must_not_optimize)
+    real = stylesynth.engine.synthesis.optimize
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", _must_not_optimize)
     code = run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "300"])
     err = capsys.readouterr().err
     assert code == 2 and "300x15 px, too small for layer relu5_1 (it needs 16 px a side)" in err
     assert "use a larger --size" in err and not (workspace / OUT).exists()
-    monkeypatch.setattr(stylesynth.synthesis, "optimize", real)
+    monkeypatch.setattr(stylesynth.engine.synthesis, "optimize", real)
     assert run_cli(["transfer", "in/wide.png", "in/painting.jpg", "-o", OUT, "--size", "320",
                     "--scales", "1", "--iterations", "1"]) == 0
     with Image.open(workspace / OUT) as result:

@@ -42,16 +42,16 @@ if _os.path.basename(sys.argv[0] if sys.argv else "") in ("stylesynth", "-m"):
         if _signal.getsignal(_signum) is _usual:
             _signal.signal(_signum, _interrupted_while_starting)
 
-from .version import __version__
 from .errors import InputError, StylesynthError
+from .version import __version__
 
 # The API is imported on first use (PEP 562), so that the command line's help and `stylesynth
 # layers` answer without loading torch. Where a name is also a module (`evaluate`, `batch`),
 # the function wins, as it did when everything was imported here.
-_API = {"Score": "evaluate", "evaluate": "evaluate", "load_image": "imageio", "open_image": "imageio",
-        "read_params": "imageio", "save_image": "imageio", "dream": "modes", "figure": "modes",
+_API = {"Score": "evaluate", "evaluate": "evaluate", "load_image": "io.images", "open_image": "io.images",
+        "read_params": "io.images", "save_image": "io.images", "dream": "modes", "figure": "modes",
         "reconstruct": "modes", "texture": "modes", "transfer": "modes", "video": "modes.video",
-        "FeatureExtractor": "nets", "RunOptions": "options", "load_network": "pretrained", "batch": "batch"}
+        "FeatureExtractor": "nets.networks", "RunOptions": "options", "load_network": "nets.pretrained", "batch": "batch"}
 
 __all__ = ["__version__", "InputError", "StylesynthError", *_API]
 

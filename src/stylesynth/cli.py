@@ -18,23 +18,24 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import loaded_for_the_command_line, signals, weights
+from . import loaded_for_the_command_line, signals
 from .errors import InputError, StylesynthError
-from .imageio import check_output_path, save_image, write_json
+from .io.images import check_output_path, save_image, write_json
+from .io.outputs import input_paths, refuse_overwriting
 from .modes import reconstruct, texture, transfer
 from .modes.dream import NOT_FOR_DREAM
 from .modes.figures import FIGURES, figure
 from .modes.video import NOT_FOR_VIDEO, video
 from .names import NETWORKS
+from .nets import weights
 from .options import (BATCH_WIDE, FIELDS, JOB_OPTIONS, DreamOptions, FigureOptions, ReconstructOptions, RunOptions,
                       TextureOptions, TransferOptions, VideoOptions)
-from .outputs import input_paths, refuse_overwriting
 from .pyramid import preset_help
 from .version import __version__
 from .web.settings import WebSettings
 
 if TYPE_CHECKING:
-    from .optimize import Step
+    from .engine.optimize import Step
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -160,7 +161,7 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
 
     def snapshot(step: Step) -> None:
         if snapshot_every and step.iteration % snapshot_every == 0:
-            from .imageio import to_pil
+            from .io.images import to_pil
 
             save_image(to_pil(step.image), out.with_name(f"{out.stem}.iter{step.iteration:04d}{out.suffix}"),
                        {"snapshot_of": str(out), "iteration": step.iteration})
@@ -172,7 +173,7 @@ def _run(mode_function, sources: dict, output: str, quiet: bool, snapshot_every:
         record = image.info["stylesynth"]
         save_image(image, out, record)
         if loss_plot:
-            from .plot import loss_plot as plot
+            from .io.plot import loss_plot as plot
 
             plot(image.info["stylesynth_history"], loss_plot)
         stopped = signals.received()

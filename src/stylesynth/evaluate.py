@@ -25,8 +25,8 @@ import torch
 from PIL import Image
 
 from .errors import InputError
-from .imageio import load_image, to_tensor
-from .nets import FeatureExtractor
+from .io.images import load_image, to_tensor
+from .nets.networks import FeatureExtractor
 
 JUDGE_LAYERS = ("relu1", "relu2", "relu3", "relu4", "relu5")
 CONTENT_SIDE = 256  # LPIPS compares at this long side
@@ -55,7 +55,7 @@ JUDGE_MINIMUM = 31
 @functools.lru_cache(maxsize=2)
 def _judge(weights: str | None = None) -> tuple[FeatureExtractor, list[torch.Tensor]]:
     """AlexNet with ImageNet weights on the CPU, and the five LPIPS linear layers (1x1 kernels)."""
-    from .weights import load_state_dict, lpips_layers
+    from .nets.weights import load_state_dict, lpips_layers
 
     state = load_state_dict("alexnet", weights)
     if any(f"lpips.lin{k}.weight" not in state for k in range(5)):

@@ -28,8 +28,6 @@ from .pyramid import PRESETS, preset_help
 if TYPE_CHECKING:  # torch is loaded by the runs, not by the command line's help
     import torch
 
-    from .optimize import Step
-
 MAX_SIZE = 8192
 
 
@@ -86,8 +84,8 @@ class RunOptions:
                               label="tv weight")
     progress: bool = option(True, "Draw a progress bar on stderr (the command line's --quiet).",
                             kind=bool, command_line=False)
-    on_step: Callable[[Step], None] | None = option(None, "Called after every iteration.",
-                                                    command_line=False)
+    on_step: Callable[..., None] | None = option(None, "Called after every iteration with its "
+                                                 "engine.optimize.Step.", command_line=False)
     cache_targets: bool = option(True, "Keep style targets on disk: restyling skips that work.",
                                  kind=bool, flag="--cache-targets/--no-cache-targets", batch=None)
     memory_limit_mb: int | None = option(

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .. import signals
+from ..engine.run import Reporter
 from ..errors import InputError
-from ..run import Reporter
 from . import backends
 from .plan import LOG_NAME, Job, jobs_from_manifest, jobs_from_paths, output_name
 from .run import Settings, is_done, write

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import InputError
-from ..imageio import SAVE_FORMATS, open_image, read_params
-from ..options import JOB_OPTIONS, RunOptions, TransferOptions, parse
-from ..outputs import inside, refuse_overwriting, resolved
-from ..pyramid import check_iterations
+from ..io.images import SAVE_FORMATS, open_image, read_params
+from ..io.outputs import inside, refuse_overwriting, resolved
 from ..names import INITS
+from ..options import JOB_OPTIONS, RunOptions, TransferOptions, parse
+from ..pyramid import check_iterations
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MANIFEST_COLUMNS = ("content", "style", "output")  # content and style required; output optional

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError, StylesynthError
-from ..imageio import open_image, read_params, save_image
+from ..io.images import open_image, read_params, save_image
 from .plan import IDENTITY_KEY, LOG_NAME, Job
 
 

@@ -11,8 +11,8 @@ import click
 import numpy as np
 
 from ..errors import InputError
-from ..imageio import check_output_path, open_image, save_image
-from ..outputs import input_paths, refuse_overwriting
+from ..io.images import check_output_path, open_image, save_image
+from ..io.outputs import input_paths, refuse_overwriting
 from .automata import FIRST_ROWS, MAX_CELL, elementary_ca, parse_colormap, render_ca
 from .blend import MODES, blend
 from .filters import FILTER_KINDS, apply_filter, filter_image, parse_kernel

@@ -1,6 +1,6 @@
-"""The synthesis modes: reconstruct, texture and transfer configure `synthesis.synthesize`; dream
-runs its octaves on the same run setup, progress and record (run.py); figures and video are
-made of transfers."""
+"""The synthesis modes: reconstruct, texture and transfer configure the engine's `synthesize`
+(engine/synthesis.py); dream runs its octaves on the same run setup, progress and record
+(engine/run.py); figures and video (with its optical flow, flow.py) are made of transfers."""
 
 from .dream import dream
 from .figures import figure

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ..errors import InputError
-from ..imageio import open_image, to_pil, to_tensor
+from ..io.images import open_image, to_pil, to_tensor
 from ..names import layer_names
 from ..options import DreamOptions, from_keywords
 from .inputs import original_size, source_names
@@ -35,7 +35,7 @@ from .inputs import original_size, source_names
 if TYPE_CHECKING:
     import torch
 
-    from ..optimize import Step
+    from ..engine.optimize import Step
 
 # Options of RunOptions that mean nothing here (dream always ascends with plain gradient steps
 # of size `step`, for `iterations` per octave), and why: refused, not ignored.
@@ -66,9 +66,9 @@ def dream(image: Any, *, layer: str = DreamOptions.layer, channel: int | None = 
     import torch  # the engine, loaded by a run, not by the help
     import torch.nn.functional as F
 
-    from ..optimize import optimize
-    from ..run import Progress, start_run
-    from ..start import output_size, resize
+    from ..engine.optimize import optimize
+    from ..engine.run import Progress, start_run
+    from ..engine.start import output_size, resize
 
     for name, value in options.items():
         if name in NOT_FOR_DREAM and value not in (None, False, "gd"):  # False: also 0, 0.0

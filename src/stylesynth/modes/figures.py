@@ -37,7 +37,7 @@ from typing import Any, Callable
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import InputError, StylesynthError
-from ..imageio import open_image, to_tensor
+from ..io.images import open_image, to_tensor
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, POOLINGS
 from ..options import FigureOptions, from_keywords, renamed
 from .inputs import source_names
@@ -90,7 +90,7 @@ def figure(name: str, content: Any, style: Any, *, size: int = FigureOptions.siz
                   seed=seed).check()
     options = {"size": size, "preset": preset, "seed": seed, **renamed(options)}
     from_keywords(dict(options, progress=False))  # check every option before any work
-    from ..start import output_size  # the engine, loaded by a run, not by the help
+    from ..engine.start import output_size  # the engine, loaded by a run, not by the help
 
     photo, painting = open_image(content), open_image(style)
     panel_size = output_size(photo, size)
@@ -117,7 +117,7 @@ def figure(name: str, content: Any, style: Any, *, size: int = FigureOptions.siz
 
 def _render_panels(name: str, rows: list[list[Panel]], options: dict, progress: bool) -> bool:
     """Compute every result panel in order, with one progress bar (and ETA) over the sheet."""
-    from ..run import Reporter, clock
+    from ..engine.run import Reporter, clock
 
     todo = [p for row in rows for p in row if p.make is not None]
     bar = Reporter(f"figure {name}", len(todo), enabled=progress, counter="{n:.1f}/{total} panels")
@@ -266,7 +266,7 @@ def _models(*, photo, painting, init, options, **_) -> tuple[str, list[list[Pane
 
 def _unavailable(model: str, explicit: str | None) -> str | None:
     """Why `model`'s weights cannot be had here, or None."""
-    from ..weights import env_var, fetch
+    from ..nets.weights import env_var, fetch
 
     if explicit or os.environ.get(env_var(model)):
         return None  # an explicit file: a bad one is reported by the run itself

@@ -8,7 +8,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
-from ..imageio import open_image
+from ..io.images import open_image
 from ..names import INITS
 
 
@@ -24,7 +24,7 @@ def weighted_images(sources: Any, what: str) -> list[tuple[Image.Image, float]]:
         items.append((open_image(source), float(weight)))
     if not items:
         raise InputError(f"no {what} image given")
-    from ..objective import normalize_blend  # torch: loaded by a run, not by the help
+    from ..engine.objective import normalize_blend  # torch: loaded by a run, not by the help
 
     return normalize_blend(items, what)
 

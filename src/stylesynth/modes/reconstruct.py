@@ -20,9 +20,9 @@ def reconstruct(image: Any, *, layer: str | list[str] | dict[str, float] = Recon
     image's resolution. These options are `ReconstructOptions` (options.py); other options:
     `RunOptions`.
     """
-    from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
-    from ..start import output_size
-    from ..synthesis import synthesize
+    from ..engine.objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
+    from ..engine.start import output_size
+    from ..engine.synthesis import synthesize
 
     ReconstructOptions(layer=layer, init=init).check()
     images = weighted_images(image, "content")

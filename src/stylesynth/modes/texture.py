@@ -37,9 +37,9 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = TextureO
     Several styles as [(source, weight), ...] blend their Gram matrices. These options are
     `TextureOptions` (options.py); other options: `RunOptions`.
     """
-    from ..objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
-    from ..start import output_size
-    from ..synthesis import synthesize
+    from ..engine.objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
+    from ..engine.start import output_size
+    from ..engine.synthesis import synthesize
 
     TextureOptions(layers=layers, out_size=out_size, init=init).check()
     images = weighted_images(style, "style")

@@ -7,8 +7,9 @@ from typing import Any
 
 from PIL import Image
 
-from .. import classic, colors
-from ..imageio import to_tensor
+from .. import classic
+from ..engine import colors
+from ..io.images import to_tensor
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS
 from ..options import TransferOptions, from_keywords, loss_weights
 from .inputs import init_spec, source_names, weighted_images
@@ -55,10 +56,10 @@ def transfer(content: Any, style: Any, *,
     other options: `RunOptions`. `preset="classic"` is jcjohnson/neural-style's recipe
     (classic.py): its layers, weights and start replace those left at their defaults here.
     """
-    from ..masks import region_masks  # the engine, loaded by a run, not by the help
-    from ..objective import LossWeights, parse_layers
-    from ..start import output_size
-    from ..synthesis import synthesize
+    from ..engine.masks import region_masks  # the engine, loaded by a run, not by the help
+    from ..engine.objective import LossWeights, parse_layers
+    from ..engine.start import output_size
+    from ..engine.synthesis import synthesize
 
     TransferOptions(content_layers=content_layers, style_layers=style_layers, ratio=ratio,
                     content_weight=content_weight, style_weight=style_weight, init=init,

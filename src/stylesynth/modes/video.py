@@ -31,19 +31,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from .. import colors, flow, signals
+from .. import signals
+from ..engine import colors
 from ..errors import InputError
-from ..imageio import one_line, save_image, write_json
+from ..io.images import one_line, save_image, write_json
+from ..io.outputs import input_paths, inside, refuse_overwriting
+from ..io.video import VIDEO_SUFFIXES, open_source, write_video
 from ..options import TransferOptions, VideoOptions
-from ..outputs import input_paths, inside, refuse_overwriting
-from ..videoio import VIDEO_SUFFIXES, open_source, write_video
+from . import flow
 from .inputs import weighted_images
 from .transfer import transfer
 
 if TYPE_CHECKING:  # the engine, loaded by a run, not by the command line's help
     import torch
 
-    from ..optimize import Step
+    from ..engine.optimize import Step
 
 # The temporal term against the warped frame, and the iterations of every frame after the
 # first (chosen with bench/video.py: options.py VideoOptions).
@@ -146,8 +148,8 @@ def video(input: Any, style: Any, output: str | Path, *,
     the current step; the unfinished frame is dropped and `resume=True` redoes it).
     Video's own options are `VideoOptions` (options.py, with their help and bounds).
     """
-    from ..run import Reporter, clock  # the engine, loaded by a run, not by the help
-    from ..start import output_size
+    from ..engine.run import Reporter, clock  # the engine, loaded by a run, not by the help
+    from ..engine.start import output_size
 
     for name in NOT_FOR_VIDEO:
         if name in options:

@@ -4,16 +4,11 @@ Only the settings are imported with the package: the app and the server (Starlet
 load when first named, so that reading the settings does not start the web stack.
 """
 
+from ..lazy import exports
 from .settings import PRESET_ITERATIONS, WebSettings
 
 __all__ = ["PRESET_ITERATIONS", "WebSettings", "create_app", "default_examples_dir",
            "BackgroundServer", "serve"]
 _LATER = {"create_app": "app", "default_examples_dir": "examples", "BackgroundServer": "server", "serve": "server"}
 
-
-def __getattr__(name: str):
-    if name in _LATER:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = exports(__name__, _LATER)

@@ -36,8 +36,8 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..engine.memory import release_freed_memory
 from ..errors import InputError
-from ..memory import release_freed_memory
 from ..options import FIELDS as OPTIONS, TransferOptions, catalogue, loss_weights
 from ..pyramid import describe
 from ..version import __version__

@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..imageio import open_image
+from ..io.images import open_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 

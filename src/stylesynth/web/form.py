@@ -23,10 +23,10 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
+from ..engine.objective import normalize_blend, parse_layers
 from ..errors import InputError
-from ..imageio import header_pixels, open_image, resize_long_side
-from ..nets import FeatureExtractor
-from ..objective import normalize_blend, parse_layers
+from ..io.images import header_pixels, open_image, resize_long_side
+from ..nets.networks import FeatureExtractor
 from ..options import FIELDS as OPTIONS, TransferOptions, check_number, check_value, loss_weights, parse
 from ..pyramid import check_iterations
 from .examples import Examples

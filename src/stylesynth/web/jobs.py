@@ -26,11 +26,11 @@ from typing import Any
 
 from PIL import Image
 
+from ..engine.memory import release_freed_memory
+from ..engine.optimize import Step
 from ..errors import StylesynthError
-from ..imageio import save_image, to_pil
-from ..memory import release_freed_memory
+from ..io.images import save_image, to_pil
 from ..modes import transfer
-from ..optimize import Step
 from .settings import RUN_OPTIONS, WebSettings
 
 log = logging.getLogger("stylesynth.web")
