@@ -27,7 +27,7 @@ def vgg16_weights() -> Path:
     return weights.fetch("vgg16")
 
 
-# What the progress report (run.py Reporter) says without a terminal: lines as a run goes, and
+# What the progress report (engine/run.py Reporter) says without a terminal: lines as a run goes, and
 # its summary at the end.
 PROGRESS_LINE = re.compile(r"stylesynth: [\w ]+: (\d+%.* elapsed, |(done|stopped) in |\d+ of \d+ panels in |\d+ frames in )")
 

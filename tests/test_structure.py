@@ -106,6 +106,30 @@ def test_no_import_cycles():
             visit(module, [])
 
 
+# The layers, bottom up: a module imports only from its own layer and those below it.
+LAYERS = [
+    ["errors", "version", "names", "signals", "lazy", "classic"],
+    ["io", "nets", "pyramid"],
+    ["options", "evaluate"],
+    ["engine"],
+    ["modes", "compose"],
+    ["batch", "web"],
+    ["cli", ""],  # "": the package itself (its API, imported on first use)
+]
+LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
+
+
+def _layer(module: str) -> int:
+    return LAYER[module.split(".")[1] if "." in module else ""]
+
+
+def test_every_module_is_in_a_layer_and_imports_none_above_its_own():
+    for module in sorted(MODULES):
+        assert (module.split(".")[1] if "." in module else "") in LAYER, f"{module}: add it to LAYERS"
+        for imported in _imports(_path(module), module):
+            assert _layer(imported) <= _layer(module), f"{module} imports {imported}, a higher layer"
+
+
 def test_no_module_imports_another_modules_private_names():
     files = [*SRC.rglob("*.py"), *(ROOT / "bench").glob("*.py")]
     for path in files:

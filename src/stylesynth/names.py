@@ -2,7 +2,7 @@
 layers (with each layer's output shape at 224 px: `stylesynth layers`), poolings, devices,
 precisions, optimizers, start images, the default layers and ratio. `stylesynth --help` and
 `stylesynth layers` answer from here in a fraction of a second; the modules that run the
-networks (nets.py, optimize.py, start.py, objective.py) take their names from here too.
+networks (nets/networks.py, engine/optimize.py, engine/start.py, engine/objective.py) take their names from here too.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 OPTIMIZERS = ("lbfgs", "adam", "gd")
 # Start images by name (or an image of one's own); "neural-style" is the classic recipe's.
 INITS = ("palette", "content", "noise", "style", "neural-style")
-PRESERVE_COLORS = ("none", "luminance", "histogram")  # colors.py
+PRESERVE_COLORS = ("none", "luminance", "histogram")  # engine/colors.py
 FITS = ("crop", "pad")  # modes/transfer.py: how the content is brought to an exact out_size
-FLOW_METHODS = ("dis", "farneback")  # flow.py: video's optical flow
+FLOW_METHODS = ("dis", "farneback")  # modes/flow.py: video's optical flow
 # The engine's input: RGB in [0, 1], normalized inside FeatureExtractor by ImageNet's statistics.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -1,7 +1,7 @@
 """Stop signals: SIGINT (Ctrl-C) and SIGTERM (kill, schedulers, containers) end a run cleanly.
 
 While `stop_after_step()` is active (around the command line's long-running commands), the
-first SIGINT or SIGTERM only records itself: the optimization loop (optimize.py) finishes its
+first SIGINT or SIGTERM only records itself: the optimization loop (engine/optimize.py) finishes its
 current step, writes a checkpoint when one is configured, and returns the best image so far,
 which the command saves before exiting with 128 + the signal's number. A second signal raises
 `Stopped`, a KeyboardInterrupt, at once.

@@ -41,7 +41,7 @@ def run_job(job: Job, settings: Settings, content: str | bytes | None = None,
     """Run one transfer; return {"status": "done", "pixels", "record", ...} or {"status":
     "failed", "error"} for a failure the user can act on. `content`/`style` are the inputs'
     bytes where the worker cannot read the paths (default: the job's paths)."""
-    from .. import transfer  # the engine: its network is loaded once per process and kept
+    from ..modes import transfer  # the engine: its network is loaded once per process and kept
     from ..evaluate import score
 
     started = time.perf_counter()

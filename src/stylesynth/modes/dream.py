@@ -7,7 +7,7 @@ from the smallest scale up, carrying the detail dreamed at one scale (dreamed - 
 the next, and each step sees a randomly jittered (rolled) copy of the image, which keeps the
 pattern from locking onto the pixel grid.
 
-It runs on the shared engine: the run setup, progress bar and record of every mode (run.py),
+It runs on the shared engine: the run setup, progress bar and record of every mode (engine/run.py),
 and every octave is one `optimize(..., optimizer="gd")` call on the negative mean activation.
 
 "Activation" is the rectified response: a `conv*` layer's output is taken through its ReLU

@@ -45,7 +45,7 @@ def transfer(content: Any, style: Any, *,
     distribution (colors.match_distribution): it converges in far fewer iterations than white noise (the paper's
     choice, `init="noise"`) and, unlike the photo itself (`"content"`), reaches the palette. Several styles as
     [(source, weight), ...] blend their Gram matrices — or, with `mask`, each paints its own
-    region (see masks.py). `preserve_colors`: "luminance" or "histogram" keeps the photo's
+    region (see engine/masks.py). `preserve_colors`: "luminance" or "histogram" keeps the photo's
     colours. `style_scale`: the style is seen at that multiple of the output size (bigger
     strokes above 1). `size="original"` keeps the content's resolution; `out_size="WxH"` sets
     the exact output size, cropping (`fit="crop"`) or padding (`fit="pad"`) the content to its
