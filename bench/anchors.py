@@ -1,6 +1,6 @@
 """The classic preset on the three anchor pairs, judged beside the published results.
 
-    python bench/anchors.py [--iterations 1000] [--out DIR] [--evaluate-only]
+    python bench/anchors.py [--recipe 2015|master] [--iterations 1000] [--out DIR] [--evaluate-only]
 
 For tubingen × starry_night, the_scream and shipwreck (../shared/images) it runs
 `stylesynth transfer --preset classic` (seed 0, `--threads 2`, a snapshot every 50 iterations)
@@ -26,6 +26,14 @@ SHARED = ROOT.parent / "shared"
 PAIRS = {"starry_night": "tubingen_starry.png", "the_scream": "tubingen_scream.png",
          "shipwreck": "tubingen_shipwreck.png"}
 STYLESYNTH = [sys.executable, "-m", "stylesynth.cli"]
+# The published results were made on 2015-09-01 by neural_style.lua of that day (commits 5faf307
+# and 833afce), not by today's defaults (the `classic` preset): content relu4_1 at weight 1, style
+# relu1_1, relu2_1, relu3_1, conv3_3 (the module list's 15th entry) and relu4_1 at 10 x 10 each,
+# TV 5e-4. docs/classic.md, "Which recipe made the anchors".
+RECIPES = {"master": [],
+           "2015": ["--content-layers", "relu4_1",
+                    "--style-layers", "relu1_1:1,relu2_1:1,relu3_1:1,conv3_3:1,relu4_1:1",
+                    "--content-weight", "1", "--style-weight", "100", "--tv-weight", "5e-4"]}
 
 
 def judge(painting: str, images: list[Path]) -> list[dict]:
@@ -39,6 +47,8 @@ def judge(painting: str, images: list[Path]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=1000)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="2015",
+                        help="neural_style.lua of the published results (2015) or of today (master)")
     # the images stay out of the repository: only the scores are kept (bench/results)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "stylesynth-anchors")
     parser.add_argument("--evaluate-only", action="store_true")
@@ -53,7 +63,7 @@ def main() -> None:
             with open(record_path, "w") as record:
                 subprocess.run([*STYLESYNTH, "transfer", str(SHARED / "images" / "tubingen.jpg"),
                                 str(SHARED / "images" / f"{painting}.jpg"), "-o", str(result),
-                                "--preset", "classic", "--iterations", str(args.iterations),
+                                "--preset", "classic", *RECIPES[args.recipe], "--iterations", str(args.iterations),
                                 "--threads", "2", "--seed", "0", "--snapshot-every", "50",
                                 "--quiet", "--json"], check=True, stdout=record)
             print(f"{painting}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
@@ -79,8 +89,8 @@ def main() -> None:
         print(f"| {r['painting']} | {r['iterations']} | {r['content']:.3f} | {r['style']:.3f} | "
               f"{pc:.3f} / {ps:.3f} | {r['content'] - pc:+.3f} | {r['style'] - ps:+.3f} |")
     stamp = time.strftime("%Y%m%d-%H%M")
-    (ROOT / "bench" / "results" / f"anchors-{stamp}.json").write_text(json.dumps(
-        {"iterations": args.iterations, "rows": rows}, indent=1))
+    (ROOT / "bench" / "results" / f"anchors-{args.recipe}-{stamp}.json").write_text(json.dumps(
+        {"recipe": args.recipe, "iterations": args.iterations, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
