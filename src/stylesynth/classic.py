@@ -1,9 +1,10 @@
-"""The `classic` preset: jcjohnson/neural-style's recipe, neural_style.lua's defaults, which made
-the published results this project is held against (bench/anchors.py scores them).
+"""The `classic` preset: jcjohnson/neural-style's recipe, neural_style.lua's defaults (master).
+The published results this project is held against were made by its 2015-09-01 version, whose
+layers and weights bench/anchors.py gives as options (docs/classic.md, "Which recipe made the anchors").
 
 docs/classic.md sets it against neural_style.lua option by option, with where it differs. The
 recipe replaces the engine's defaults only: a value the caller gives that differs from the
-engine's default (say --content-weight 1 --style-weight 10, neural-style's Picasso curve) is kept.
+engine's default (say --content-weight 1, a point of neural-style's Picasso curve) is kept.
 """
 
 from __future__ import annotations
