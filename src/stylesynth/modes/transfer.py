@@ -10,7 +10,7 @@ from PIL import Image
 from .. import classic
 from ..engine import colors
 from ..io.images import to_tensor
-from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS
+from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from ..options import TransferOptions, from_keywords, loss_weights
 from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
@@ -66,14 +66,8 @@ def transfer(content: Any, style: Any, *,
                     preserve_colors=preserve_colors, style_scale=style_scale, paint_size=paint_size, mask=mask,
                     out_size=out_size, fit=fit).check()
     if options.get("preset") == classic.PRESET:
-        given = classic.fill({"content_layers": content_layers, "style_layers": style_layers, "init": init},
-                             classic.TRANSFER, {"content_layers": DEFAULT_CONTENT_LAYERS,
-                                                "style_layers": DEFAULT_STYLE_LAYERS, "init": "palette"})
-        content_layers, style_layers, init = given["content_layers"], given["style_layers"], given["init"]
-        if content_weight is None and style_weight is None and ratio not in (None, DEFAULT_RATIO):
-            content_weight = ratio * classic.TRANSFER["style_weight"]  # alpha/beta as given
-        content_weight = classic.TRANSFER["content_weight"] if content_weight is None else content_weight
-        style_weight = classic.TRANSFER["style_weight"] if style_weight is None else style_weight
+        content_layers, style_layers, init, content_weight, style_weight = classic.transfer_settings(
+            content_layers, style_layers, init, ratio, content_weight, style_weight)
         ratio = None
     if options.get("size") == "original":
         options["size"] = None
