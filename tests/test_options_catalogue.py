@@ -18,7 +18,7 @@ from stylesynth.modes import dream, figure, reconstruct, texture, transfer
 from stylesynth.modes.video import video
 from stylesynth.names import DEFAULT_RATIO
 from stylesynth.options import (BATCH_WIDE, FIELDS, JOB_OPTIONS, MAX_SIZE, MODE_OPTIONS, RunOptions,
-                                TransferOptions, catalogue, loss_weights)
+                                TransferOptions, catalogue)
 
 RUN = {f.name for f in dataclasses.fields(RunOptions)}
 # The minimal arguments of each command, and the option names it takes from the catalogue.
@@ -45,7 +45,7 @@ def _probes(name: str, f: dataclasses.Field | None = None) -> list[tuple[object,
     if meta["kind"] is tuple and meta["low"] is not None:  # one or more numbers within the bounds
         probes += [((meta["low"] + 1, meta["low"] + 2), True), ((meta["low"],), not meta["strict"]),
                    ((meta["low"] + 1, meta["low"] - 1), False), ((), False)]
-    if name == "ratio":  # the rule (options.loss_weights): a ratio of 0 would drop the content
+    if name == "ratio":  # the rule (TransferOptions.check): a ratio of 0 would drop the content
         probes = [(v, ok and v != 0) for v, ok in probes]
     return probes
 
@@ -178,9 +178,15 @@ def test_the_apis_signature_defaults_are_the_catalogues():
 
 
 def test_the_ratio_rule_is_one_rule():
-    assert loss_weights(None, None, None) == (DEFAULT_RATIO, 1.0)
-    assert loss_weights(1e-3, None, None) == (1e-3, 1.0)
-    assert loss_weights(None, 5, None) == (5, 1.0)
+    from stylesynth.engine.objective import LossWeights
+
+    assert LossWeights.from_options() == LossWeights(DEFAULT_RATIO, 1.0)
+    assert LossWeights.from_options(1e-3) == LossWeights(1e-3, 1.0)
+    assert LossWeights.from_options(None, 5) == LossWeights(5, 1.0)
+    # The classic preset: neural-style's 5 and 100 where left out; a ratio against its 100.
+    assert LossWeights.from_options(preset="classic") == LossWeights(5.0, 100.0)
+    assert LossWeights.from_options(1e-2, preset="classic") == LossWeights(1.0, 100.0)
+    assert LossWeights.from_options(None, 1, preset="classic") == LossWeights(1, 100.0)
     message = "give either --ratio or --content-weight/--style-weight, not both"
     with pytest.raises(InputError, match=message):
         TransferOptions(ratio=1e-3, style_weight=2).check()
@@ -203,7 +209,7 @@ def test_the_studios_config_is_the_catalogue():
                            for name, e in catalogue(options).items()}
     assert set(TRANSFER_OPTIONS) == {f.name for f in dataclasses.fields(TransferOptions)}
     assert set(RUN_OPTIONS) == RUN
-    assert config["ratio"]["default"] == loss_weights(FIELDS["ratio"].default, None, None)[0]
+    assert config["ratio"]["default"] == DEFAULT_RATIO
     assert config["preserve_colors"]["choices"] == list(FIELDS["preserve_colors"].metadata["choices"])
     assert {name for name, role in {**RUN_OPTIONS, **TRANSFER_OPTIONS}.items() if role == "form"} == _form_fields()
 

@@ -9,7 +9,7 @@ engine's default (say --content-weight 1, a point of neural-style's Picasso curv
 
 from __future__ import annotations
 
-from .names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS
+from .names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
 PRESET = "classic"
 # RunOptions fields (neural-style: -model_file VGG19, -pooling max, -tv_weight 1e-3,
@@ -32,14 +32,9 @@ def fill(values: dict, recipe: dict, defaults: dict) -> dict:
     return filled
 
 
-def transfer_settings(content_layers, style_layers, init, ratio, content_weight, style_weight) -> tuple:
-    """transfer()'s layers, start and weights under the recipe: those left at transfer()'s
-    defaults become neural-style's; a ratio given becomes a content weight against its style
-    weight (alpha/beta as given)."""
+def transfer_settings(content_layers, style_layers, init) -> tuple:
+    """transfer()'s layers and start under the recipe: those left at transfer()'s defaults become
+    neural-style's. Its weights: engine/objective.py, LossWeights.from_options."""
     given = fill({"content_layers": content_layers, "style_layers": style_layers, "init": init}, TRANSFER,
                  {"content_layers": DEFAULT_CONTENT_LAYERS, "style_layers": DEFAULT_STYLE_LAYERS, "init": "palette"})
-    if content_weight is None and style_weight is None and ratio not in (None, DEFAULT_RATIO):
-        content_weight = ratio * TRANSFER["style_weight"]
-    return (given["content_layers"], given["style_layers"], given["init"],
-            TRANSFER["content_weight"] if content_weight is None else content_weight,
-            TRANSFER["style_weight"] if style_weight is None else style_weight)
+    return given["content_layers"], given["style_layers"], given["init"]

@@ -122,7 +122,7 @@ class TransferOptions:
     """Transfer's own settings (Gatys Fig. 2, Eq. 7, and the controls of Gatys et al. 2017);
     video and batch take them too."""
 
-    # None: DEFAULT_RATIO, unless weights are given (`loss_weights`, the rule).
+    # None: DEFAULT_RATIO, unless weights are given (LossWeights.from_options).
     ratio: float | None = option(None, f"alpha/beta, content vs style emphasis [default: {DEFAULT_RATIO:g}].",
                                  kind=float, low=0)
     content_weight: float | None = option(None, "alpha (instead of --ratio).", kind=float, low=0,
@@ -153,22 +153,12 @@ class TransferOptions:
 
     def check(self) -> None:
         check_fields(self)
-        loss_weights(self.ratio, self.content_weight, self.style_weight)
-
-
-def loss_weights(ratio: float | None, content_weight: float | None, style_weight: float | None
-                 ) -> tuple[float, float]:
-    """Eq. 7's alpha and beta: a ratio alpha/beta, or explicit weights (one left out is 1), never
-    both; neither: DEFAULT_RATIO. The one place this rule is written."""
-    if ratio is not None and (content_weight is not None or style_weight is not None):
-        raise InputError("give either --ratio or --content-weight/--style-weight, not both")
-    if content_weight is not None or style_weight is not None:
-        return (1.0 if content_weight is None else content_weight, 1.0 if style_weight is None else style_weight)
-    ratio = DEFAULT_RATIO if ratio is None else ratio
-    if not ratio > 0:
-        raise InputError("ratio (alpha/beta) must be > 0: use --style-weight 0 or --content-weight 0 to switch "
-                         "a term off")
-    return ratio, 1.0
+        # What the weights then are: engine/objective.py, LossWeights.from_options.
+        if self.ratio is not None and (self.content_weight is not None or self.style_weight is not None):
+            raise InputError("give either --ratio or --content-weight/--style-weight, not both")
+        if self.ratio is not None and not self.ratio > 0:
+            raise InputError("ratio (alpha/beta) must be > 0: use --style-weight 0 or --content-weight 0 to switch "
+                             "a term off")
 
 
 def run_option(name: str, default: Any, help: str) -> Any:

@@ -17,7 +17,8 @@ import torch
 from ..errors import InputError
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS  # noqa: F401 (re-exported)
 from ..nets.networks import FeatureExtractor
-from ..options import check_number, loss_weights
+from .. import classic
+from ..options import TransferOptions, check_number
 from ..pyramid import content_factor
 from .localized import tiled_grams, tiled_maps
 from .losses import (ContentLoss, GuidedStyleLoss, SquaredContentLoss, SquaredStyleLoss, SquaredTVLoss,
@@ -94,14 +95,24 @@ class LossWeights:
 
     @classmethod
     def from_options(cls, ratio: float | None = None, content_weight: float | None = None,
-                     style_weight: float | None = None, tv_weight: float = 0.0) -> "LossWeights":
-        """The weights of a ratio or of explicit weights (the rule: options.loss_weights)."""
-        for label, value in (("ratio", ratio), ("content weight", content_weight),
-                             ("style weight", style_weight), ("tv weight", tv_weight)):
-            if value is not None:
-                check_number(label, value, low=0)
-        alpha, beta = loss_weights(ratio, content_weight, style_weight)
-        return cls(content=alpha, style=beta, tv=tv_weight)
+                     style_weight: float | None = None, tv_weight: float = 0.0,
+                     preset: str | None = None) -> "LossWeights":
+        """The weights of a ratio alpha/beta (None: DEFAULT_RATIO) or of explicit weights, one left
+        out being 1; never both (TransferOptions.check). Under the classic preset, neural-style's
+        weights (classic.TRANSFER) are the ones left out, and a ratio sets the content weight
+        against its style weight."""
+        TransferOptions(ratio=ratio, content_weight=content_weight, style_weight=style_weight).check()
+        check_number("tv weight", tv_weight, low=0)
+        if preset == classic.PRESET:
+            recipe = classic.TRANSFER
+            if content_weight is None and style_weight is None and ratio not in (None, DEFAULT_RATIO):
+                return cls(content=ratio * recipe["style_weight"], style=recipe["style_weight"], tv=tv_weight)
+            return cls(content=recipe["content_weight"] if content_weight is None else content_weight,
+                       style=recipe["style_weight"] if style_weight is None else style_weight, tv=tv_weight)
+        if content_weight is not None or style_weight is not None:
+            return cls(content=1.0 if content_weight is None else content_weight,
+                       style=1.0 if style_weight is None else style_weight, tv=tv_weight)
+        return cls(content=DEFAULT_RATIO if ratio is None else ratio, style=1.0, tv=tv_weight)
 
     def for_preset(self, preset: str, iterations) -> "LossWeights":
         """These weights as `preset` runs them: its content factor (pyramid.content_factor, 1

@@ -11,7 +11,7 @@ from .. import classic
 from ..engine import colors
 from ..io.images import to_tensor
 from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
-from ..options import TransferOptions, from_keywords, loss_weights
+from ..options import TransferOptions, from_keywords
 from .inputs import init_spec, source_names, weighted_images
 from .texture import parse_out_size
 
@@ -41,7 +41,7 @@ def transfer(content: Any, style: Any, *,
     """Render `content` in the style of `style`, minimizing alpha*content + beta*style.
 
     Give either `ratio` (alpha/beta, paper units: 1e-3 as in Fig. 2; None: DEFAULT_RATIO) or
-    `content_weight` and `style_weight`, not both (options.loss_weights). `init` defaults to "palette", the photo recoloured to the painting's colour
+    `content_weight` and `style_weight`, not both (engine/objective.py, LossWeights.from_options). `init` defaults to "palette", the photo recoloured to the painting's colour
     distribution (colors.match_distribution): it converges in far fewer iterations than white noise (the paper's
     choice, `init="noise"`) and, unlike the photo itself (`"content"`), reaches the palette. Several styles as
     [(source, weight), ...] blend their Gram matrices — or, with `mask`, each paints its own
@@ -61,14 +61,12 @@ def transfer(content: Any, style: Any, *,
     from ..engine.start import output_size
     from ..engine.synthesis import synthesize
 
-    TransferOptions(content_layers=content_layers, style_layers=style_layers, ratio=ratio,
-                    content_weight=content_weight, style_weight=style_weight, init=init,
-                    preserve_colors=preserve_colors, style_scale=style_scale, paint_size=paint_size, mask=mask,
-                    out_size=out_size, fit=fit).check()
+    TransferOptions(**{"ratio": ratio, "content_weight": content_weight, "style_weight": style_weight,
+                       "content_layers": content_layers, "style_layers": style_layers, "init": init,
+                       "preserve_colors": preserve_colors, "style_scale": style_scale, "paint_size": paint_size,
+                       "mask": mask, "out_size": out_size, "fit": fit}).check()
     if options.get("preset") == classic.PRESET:
-        content_layers, style_layers, init, content_weight, style_weight = classic.transfer_settings(
-            content_layers, style_layers, init, ratio, content_weight, style_weight)
-        ratio = None
+        content_layers, style_layers, init = classic.transfer_settings(content_layers, style_layers, init)
     if options.get("size") == "original":
         options["size"] = None
     contents = weighted_images(content, "content")
@@ -92,19 +90,16 @@ def transfer(content: Any, style: Any, *,
     masks, protected = region_masks(mask, len(styles), painted) if mask is not None else (None, None)
     if masks is not None:
         styles = [(img, 1.0) for img, _ in styles]  # regions, not a blend
-    alpha, beta = loss_weights(ratio, content_weight, style_weight)
-    weights = LossWeights(content=alpha, style=beta, tv=opts.tv_weight).for_preset(opts.preset, opts.iterations)
-    result = synthesize(
-        mode="transfer", out_size=painted, options=opts,
-        loss_weights=weights, content=contents,
-        style=styles, content_layers=parse_layers(content_layers),
-        style_layers=parse_layers(style_layers), init=init_spec(init), style_scale=style_scale,
-        style_masks=masks,
-        record={"content": source_names(content), "style": source_names(style),
-                "ratio": alpha if content_weight is None and style_weight is None else None,
-                "preserve_colors": preserve_colors, "mask": source_names(mask) if mask is not None else None,
-                "fit": fit if exact else None, "paint_size": paint_size or None,
-                "painted_at": list(painted)})
+    job = {"mode": "transfer", "out_size": painted, "options": opts, "content": contents, "style": styles,
+           "content_layers": parse_layers(content_layers), "style_layers": parse_layers(style_layers),
+           "init": init_spec(init), "style_scale": style_scale, "style_masks": masks}
+    record = {"content": source_names(content), "style": source_names(style), "preserve_colors": preserve_colors,
+              "mask": source_names(mask) if mask is not None else None, "fit": fit if exact else None,
+              "paint_size": paint_size or None, "painted_at": list(painted)}
+    weights = LossWeights.from_options(ratio, content_weight, style_weight, opts.tv_weight, opts.preset)
+    explicit = content_weight is not None or style_weight is not None or opts.preset == classic.PRESET
+    record["ratio"] = None if explicit else weights.content
+    result = synthesize(loss_weights=weights.for_preset(opts.preset, opts.iterations), record=record, **job)
     info = dict(result.info)
     if preserve_colors == "luminance":
         result = colors.with_chrominance(result, photo)

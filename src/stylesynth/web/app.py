@@ -38,7 +38,8 @@ from starlette.staticfiles import StaticFiles
 
 from ..engine.memory import release_freed_memory
 from ..errors import InputError
-from ..options import FIELDS as OPTIONS, TransferOptions, catalogue, loss_weights
+from ..names import DEFAULT_RATIO
+from ..options import FIELDS as OPTIONS, TransferOptions, catalogue
 from ..pyramid import describe
 from ..version import __version__
 from .examples import Examples, default_examples_dir
@@ -75,7 +76,7 @@ async def config(request: Request) -> Response:
                  "common": sorted({s for s in COMMON_SIZES if s <= settings.max_size}
                                   | {default_size, settings.max_size}),
                  "small": SMALL_SIZE},
-        "ratio": {"default": loss_weights(OPTIONS["ratio"].default, None, None)[0]},
+        "ratio": {"default": DEFAULT_RATIO if OPTIONS["ratio"].default is None else OPTIONS["ratio"].default},
         "max_iterations": settings.max_iterations,
         "max_upload_bytes": settings.max_upload_bytes,
         "max_pixels": settings.max_pixels,

@@ -25,9 +25,10 @@ from starlette.requests import ClientDisconnect, Request
 
 from ..engine.objective import normalize_blend, parse_layers
 from ..errors import InputError
+from ..names import DEFAULT_RATIO
 from ..io.images import header_pixels, open_image, resize_long_side
 from ..nets.networks import FeatureExtractor
-from ..options import FIELDS as OPTIONS, TransferOptions, check_number, check_value, loss_weights, parse
+from ..options import FIELDS as OPTIONS, TransferOptions, check_number, check_value, parse
 from ..pyramid import check_iterations
 from .examples import Examples
 from .jobs import JobSpec, QueueFull
@@ -84,7 +85,8 @@ def form_options(form: FormData, settings: WebSettings) -> dict[str, Any]:
     for name in ("content_layers", "style_layers"):
         if own[name] is not None:
             _layer_checker().check_layers(parse_layers(own[name]))
-    own["ratio"] = loss_weights(own["ratio"], None, None)[0]  # the page sets the ratio alone
+    if own["ratio"] is None:  # the page sets the ratio alone
+        own["ratio"] = DEFAULT_RATIO
     return {"size": size, "preset": preset, "iterations": iterations, "seed": option(form, "seed"), **own}
 
 
