@@ -185,7 +185,8 @@ class TextureOptions:
                          kind=str)
     out_size: str | tuple[int, int] | None = option(None, "Output size (default: the style's).", kind=str,
                                                     metavar="WxH")
-    init: Any = option("noise", "noise, or an image path to start from.", kind=str)
+    init: Any = option("blobs", "blobs (smooth random patches in the painting's colours), noise (white noise, "
+                       "the paper's), or an image path to start from.", kind=str)
 
     def check(self) -> None:
         check_fields(self)

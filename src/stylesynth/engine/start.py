@@ -13,6 +13,12 @@ from ..nets.networks import CAFFE_MEAN_BGR, CAFFE_RANGE, IMAGENET_MEAN
 from . import colors
 
 NOISE_STD = 0.05
+# The "blobs" start (textures' default, not in the paper): this many blobs across the long side.
+# docs/normalization.md, "Textures that are textures".
+BLOBS_ACROSS = 8
+# Starts that hold no picture: a pyramid from white noise's coarse size, each finer scale the
+# coarser result upsampled (next_scale_start).
+PICTURELESS = ("noise", "blobs")
 DETAIL_NOISE_STD = 0.03  # white noise added where a transfer's scale is upsampled: next_scale_start
 
 
@@ -60,6 +66,10 @@ def start_image(init: str | Image.Image, size: tuple[int, int],
         mean = (to_tensor(style[0][0]).mean((2, 3), keepdim=True) if style
                 else torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         return (mean + NOISE_STD * torch.randn(1, 3, height, width, generator=generator)).clamp(0, 1)
+    if init == "blobs":
+        if not style:
+            raise InputError("--init blobs needs a style image")
+        return colour_blobs(style[0][0], size, generator)
     if init == "neural-style":
         # neural-style's -init random: randn x 0.001 in Caffe's units, mean pixel subtracted, so
         # the mean pixel itself, all but flat (its noise is 4e-6 here); the gradient paints it.
@@ -82,6 +92,17 @@ def start_image(init: str | Image.Image, size: tuple[int, int],
     raise InputError(f"unknown init '{init}': use {', '.join(INITS)} or an image path")
 
 
+def colour_blobs(painting: Image.Image, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """Smooth random blobs in the painting's colours: uniform noise on a grid of BLOBS_ACROSS
+    cells along the long side, upsampled periodically, recoloured to the painting's colour
+    distribution. The run paints its strokes over a layout that is random, not the painting's."""
+    width, height = size
+    grid = [max(2, round(BLOBS_ACROSS * side / max(size))) for side in (height, width)]
+    field = upsample(torch.rand(1, 3, *grid, generator=generator), size, wrap=True)
+    pixels = (field[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    return to_tensor(colors.match_distribution(Image.fromarray(pixels, "RGB"), painting))
+
+
 def next_scale_start(image: torch.Tensor, size: tuple[int, int], previous: tuple[int, int],
                      init: str | Image.Image, content, style, generator: torch.Generator,
                      wrap: bool = False) -> torch.Tensor:
@@ -93,7 +114,7 @@ def next_scale_start(image: torch.Tensor, size: tuple[int, int], previous: tuple
         # L-BFGS paints strokes there sooner. docs/normalization.md, "Detail noise".
         noise = torch.randn(image.shape, generator=generator)
         return (image + DETAIL_NOISE_STD * noise).clamp(0, 1)
-    if isinstance(init, str) and init == "noise":
+    if isinstance(init, str) and init in PICTURELESS:
         return image
     # The start image's detail the coarser scale could not hold (a Laplacian pyramid level),
     # not from the palette start (its detail is painted over again): docs/normalization.md.

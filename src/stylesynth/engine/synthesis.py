@@ -25,7 +25,7 @@ from .objective import (RELATIVE, SQUARED, GatysObjective, LossForm, LossWeights
                         style_layers_for)
 from .optimize import Result, optimize
 from .run import Progress, Run, start_run
-from .start import next_scale_start, output_size, resize, start_image
+from .start import PICTURELESS, next_scale_start, output_size, resize, start_image
 from .target_cache import cached_style_targets
 
 
@@ -59,7 +59,7 @@ def synthesize(*, mode: str, out_size: tuple[int, int], options: RunOptions, los
     form = SQUARED if options.preset == CLASSIC else RELATIVE  # neural-style's terms, or ours
     periodic = mode == "texture" and form is RELATIVE  # a texture tiles (not the classic recipe's)
     plan = scale_plan(out_size, run.minimum, preset=options.preset, scales=options.scales,
-                      iterations=options.iterations, from_noise=isinstance(init, str) and init == "noise")
+                      iterations=options.iterations, from_noise=isinstance(init, str) and init in PICTURELESS)
 
     # 2. Targets: what the objective matches, taken from the inputs at each scale's size.
     targets = Targets(run, loss_weights, form, periodic, out_size, content, content_layers, style,
