@@ -22,8 +22,8 @@ POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 OPTIMIZERS = ("lbfgs", "adam", "gd")
-# Start images by name (or an image of one's own); "neural-style" is the classic recipe's.
-INITS = ("palette", "content", "noise", "blobs", "style", "neural-style")
+# Start images by name (or an image of one's own); "neural-style" is the classic recipe's, "blobs" textures'.
+INITS = ("palette", "content", "noise", "style", "neural-style", "blobs")
 PRESERVE_COLORS = ("none", "luminance", "histogram")  # engine/colors.py
 FITS = ("crop", "pad")  # modes/transfer.py: how the content is brought to an exact out_size
 FLOW_METHODS = ("dis", "farneback")  # modes/flow.py: video's optical flow

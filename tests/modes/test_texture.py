@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 import stylesynth
+from stylesynth.engine import colors
 from stylesynth.evaluate import layout_correlation
 from stylesynth.io.images import load_image
 from stylesynth.nets.networks import FeatureExtractor
@@ -72,6 +73,20 @@ def test_the_blobs_start_is_a_random_layout_in_the_paintings_colours():
         start_image("blobs", (8, 8), None, None, torch.Generator())
 
 
+def test_shift_mean_moves_each_channel_by_a_constant_and_keeps_the_record():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(40, 200, (32, 48, 3)).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    image.info["stylesynth"] = "{}"
+    shifted = colors.shift_mean(image, np.array([100.0, 150.0, 90.0]))
+    assert np.abs(colors.mean_colour(shifted) - [100, 150, 90]).max() < 0.51
+    difference = np.asarray(shifted, int) - pixels
+    assert (difference == difference[0, 0]).all()  # a constant per channel, nothing clipped here
+    assert shifted.info["stylesynth"] == "{}"
+    clipped = np.asarray(colors.shift_mean(image, np.array([250.0, 5.0, 128.0])))
+    assert clipped[..., 0].min() >= 40 + 1 and clipped[..., 0].max() == 255 and clipped[..., 1].min() == 0
+
+
 @pytest.mark.usefixtures("vgg16_weights")
 @pytest.mark.slow
 @pytest.mark.parametrize("painting", ["starry_night.jpg", "shipwreck.jpg", "the_scream.jpg"])
@@ -83,6 +98,8 @@ def test_texture_does_not_copy_the_painting_layout(painting):
     between_seeds = [layout_correlation(a, b) for a, b in itertools.combinations(results, 2)]
     assert np.mean(against_painting) <= 0.25 and max(against_painting) <= 0.4, against_painting
     assert np.mean(between_seeds) <= 0.3, between_seeds
+    for result in results:  # the painting's mean colour
+        assert np.abs(colors.mean_colour(result) - colors.mean_colour(style)).max() < 1.5
 
 
 def test_periodic_tv_and_upsampling_treat_the_seam_as_any_neighbour():

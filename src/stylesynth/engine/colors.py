@@ -94,6 +94,21 @@ def match_distribution(style: Image.Image, content: Image.Image, rounds: int = 2
         style.size[1], style.size[0], 3), "RGB")
 
 
+def mean_colour(image: Image.Image) -> np.ndarray:
+    """The mean of each RGB channel, 0..255."""
+    return np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(0)
+
+
+def shift_mean(image: Image.Image, mean: np.ndarray) -> Image.Image:
+    """`image` with each channel shifted by a constant so that its mean is `mean` (0..255), as
+    far as the range allows (pixels that would leave it are clipped)."""
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
+    shifted = Image.fromarray(np.clip(np.rint(pixels + (np.asarray(mean) - pixels.reshape(-1, 3).mean(0))),
+                                      0, 255).astype(np.uint8), "RGB")
+    shifted.info.update(image.info)
+    return shifted
+
+
 def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(matrix)
     return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T

@@ -238,7 +238,8 @@ def _seeds(*, photo, painting, seeds, seed, **_) -> tuple[str, list[list[Panel]]
 
 def _init(*, photo, painting, **_) -> tuple[str, list[list[Panel]]]:
     row = _inputs(photo, painting) + [_result([f"init {start}"], transfer, photo, painting, init=start)
-                                      for start in INITS if start != "neural-style"]  # classic's: all but flat
+                                      # neural-style's start is all but flat; blobs are textures'
+                                      for start in INITS if start not in ("neural-style", "blobs")]
     return "The same transfer from each initialisation", [row]
 
 

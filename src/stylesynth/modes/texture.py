@@ -37,6 +37,7 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = TextureO
     Several styles as [(source, weight), ...] blend their Gram matrices. These options are
     `TextureOptions` (options.py); other options: `RunOptions`.
     """
+    from ..engine import colors
     from ..engine.objective import LossWeights, parse_layers  # the engine, loaded by a run, not by the help
     from ..engine.start import output_size
     from ..engine.synthesis import synthesize
@@ -45,7 +46,7 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = TextureO
     images = weighted_images(style, "style")
     opts = from_keywords(original_size(options, images[0][0]))
     size = parse_out_size(out_size) or output_size(images[0][0], opts.size)
-    return synthesize(
+    result = synthesize(
         mode="texture", out_size=size, options=opts,
         loss_weights=LossWeights(content=0.0, style=1.0, tv=opts.tv_weight).for_preset(opts.preset, opts.iterations),
         style=images,
@@ -54,3 +55,6 @@ def texture(style: Any, *, layers: str | list[str] | dict[str, float] = TextureO
         # holds more of the same-sized structures, not a stretched painting.
         style_side=opts.size,
         record={"style": source_names(style)})
+    # L-BFGS leaves the mean colour some grey levels off (up to 7 measured): the painting's is
+    # put back, a constant per channel. docs/normalization.md, "Textures that are textures".
+    return colors.shift_mean(result, sum(w * colors.mean_colour(img) for img, w in images))
