@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--options", default="", help="further options of `stylesynth texture`")
     args = parser.parse_args()
 
+    from stylesynth.engine.colors import mean_colour
     from stylesynth.evaluate import layout_correlation, score
     from stylesynth.io.images import load_image
 
@@ -48,7 +49,6 @@ def main() -> None:
                        key=lambda p: p.name)
     if args.paintings:
         paintings = [p for p in paintings if p.name in args.paintings.split(",")]
-    mean = lambda im: np.asarray(im.convert("RGB"), float).reshape(-1, 3).mean(0)  # noqa: E731
     rows, summary = [], []
     with tempfile.TemporaryDirectory() as work:
         for painting, size in itertools.product(paintings, [int(s) for s in args.sizes.split(",")]):
@@ -64,7 +64,7 @@ def main() -> None:
                 results.append(result)
                 row = {"painting": painting.name, "size": size, "seed": seed,
                        "style": round(score(result, style, result).style, 3),
-                       "mean_colour_difference": round(float(np.abs(mean(result) - mean(style)).max()), 1),
+                       "mean_colour_difference": round(float(np.abs(mean_colour(result) - mean_colour(style)).max()), 1),
                        "layout": round(layout_correlation(result, style), 3), "seconds": round(seconds, 1)}
                 rows.append(row)
                 print(f"{painting.name:28s} {size:4d} px seed {seed}  style {row['style']:.3f}  colour "
