@@ -114,6 +114,27 @@ def test_non_finite_loss_steps_back_and_continues():
     assert math.isfinite(result.loss) and result.loss < objective(start)[0].item()
 
 
+def test_a_blown_up_loss_steps_back_to_the_best_image():
+    # Adam's first step (about lr per pixel) overshoots from 0.55 to 0.25: the loss there is 25x
+    # the best (the start), so the next iterate is the start again, with a fresh optimizer.
+    start, target = torch.full((1, 1, 4, 4), 0.55), torch.full((1, 1, 4, 4), 0.5)
+    images = []
+    result = optimize(start, quadratic(target), iterations=3, optimizer="adam", lr=0.3,
+                      on_step=lambda s: images.append(s.image.clone()))
+    assert [round(h["loss"], 4) for h in result.history] == [0.04, 1.0, 0.04]
+    assert not torch.allclose(images[0], start) and torch.equal(images[1], start)
+    assert torch.equal(result.image, start)
+
+
+def test_a_loss_that_rises_less_than_blowup_keeps_its_path():
+    # the same overshoot, from 0.38 to 0.68: the loss rises 2.25x, less than BLOWUP: no step back
+    start, target = torch.full((1, 1, 4, 4), 0.38), torch.full((1, 1, 4, 4), 0.5)
+    images = []
+    optimize(start, quadratic(target), iterations=2, optimizer="adam", lr=0.3,
+             on_step=lambda s: images.append(s.image.clone()))
+    assert not torch.allclose(images[1], start)
+
+
 def test_non_finite_from_the_start_is_a_clear_error():
     def objective(x):
         return (x.sum() * math.nan), {}

@@ -12,7 +12,10 @@ a dict of named float components for the progress bar and the record. The loop
   command line's stop-signal handlers (signals.py), after the current step and its checkpoint;
 * steps back to the best image with a 4x smaller step (fresh optimizer state) when a loss or
   gradient is not finite, and after `max_retries` such failures stops with the best image and
-  a `warning`.
+  a `warning`;
+* steps back to the best image with a fresh optimizer state (the same step size) when the loss
+  has risen above the best by (BLOWUP - 1) times its size: L-BFGS without a line search can leave the basin, and
+  the climb back took the rest of a run.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "gd": 0.01}
 LBFGS_FIRST_STEP = 0.003  # mean change per pixel (in [0, 1] units) of L-BFGS's first step: lbfgs_step
 LINE_SEARCH_EVALUATIONS = 10  # at most, for a step that searches its line (lbfgs_step)
+# A loss this many times the best so far is a blow-up, not a detour: docs/normalization.md,
+# "Blow-ups".
+BLOWUP = 4.0
 
 
 @dataclass
@@ -193,6 +199,10 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
                 x.clamp_(0, 1)
             iteration += 1
             history.append({"iteration": iteration, "loss": current["loss"], **current["parts"]})
+            if current["loss"] - best["loss"] > (BLOWUP - 1) * abs(best["loss"]):  # dream's loss is negative
+                with torch.no_grad():
+                    x.copy_(best["image"])
+                opt = make_optimizer(optimizer, [x], lr, lbfgs_history)
             if on_step is not None:
                 on_step(Step(iteration, iterations, current["loss"], current["parts"], x.detach()))
             stop = signals.received() is not None  # SIGINT/SIGTERM: this step was the last
