@@ -42,6 +42,13 @@ DEFAULT_CONTENT_LAYERS = "relu4_2"
 DEFAULT_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,relu3_1:0.0909,"
                         "relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.0303,relu4_2:0.0303,relu4_3:0.0303,"
                         "relu5_1:0.0909")
+# A transfer's default while the painting, at a scale, is smaller than DEEP_LAYERS_SIDE on its long
+# side: block 4 at a third, no relu5_1. At full weight they painted a portrait's eyes into the
+# photo's skies at 512 px; above it they hold the picture together (objective.style_layers_for;
+# docs/normalization.md, "Objects of the painting").
+SMALL_PAINTING_STYLE_LAYERS = ("relu1_1:0.0909,relu1_2:0.0909,relu2_1:0.1818,relu2_2:0.1818,relu3_1:0.0909,"
+                               "relu3_2:0.0909,relu3_3:0.0909,relu4_1:0.01,relu4_2:0.01,relu4_3:0.01")
+DEEP_LAYERS_SIDE = 1024
 # alpha/beta in the paper's units (objective.CONTENT_SCALE maps them onto our relative terms);
 # chosen with the judge (the paper's Fig. 2 uses 1e-3 and 1e-4): docs/normalization.md, "Units of α/β".
 DEFAULT_RATIO = 3e-4

@@ -18,7 +18,8 @@ from stylesynth.engine import colors
 from stylesynth.evaluate import layout_correlation
 from stylesynth.io.images import load_image
 from stylesynth.nets.networks import FeatureExtractor
-from stylesynth.engine.objective import DEFAULT_STYLE_LAYERS, MIN_STYLE_POSITIONS, parse_layers, style_layers_for
+from stylesynth.engine.objective import (DEEP_LAYERS_SIDE, DEFAULT_STYLE_LAYERS, MIN_STYLE_POSITIONS,
+                                        SMALL_PAINTING_STYLE_LAYERS, parse_layers, style_layers_for)
 from stylesynth.engine.start import BLOBS_ACROSS, next_scale_start, start_image
 
 from conftest import EXAMPLES
@@ -48,6 +49,20 @@ def test_style_layers_need_enough_positions_and_keep_their_weight():
     assert set(style_layers_for(net, layers, (64, 64))) == {"relu1_1", "relu1_2", "relu2_1", "relu2_2"}
     assert list(style_layers_for(net, {"relu5_1": 1.0}, (64, 64))) == ["relu5_1"]  # nothing else asked
     assert (64 // net.stride("relu2_2")) ** 2 >= MIN_STYLE_POSITIONS > (64 // net.stride("relu3_1")) ** 2
+
+
+def test_a_transfer_paints_with_block_4_at_a_third_below_1024_px():
+    # Issue 32, item 4: at full weight blocks 4-5 painted a portrait's eyes into the photo.
+    net = FeatureExtractor("vgg16", "avg")
+    layers = parse_layers(DEFAULT_STYLE_LAYERS)
+    small = parse_layers(SMALL_PAINTING_STYLE_LAYERS)
+    at_512 = style_layers_for(net, layers, (384, 512), photo=True)
+    assert "relu5_1" not in at_512 and at_512["relu4_2"] == pytest.approx(layers["relu4_2"] / 3, rel=0.02)
+    assert at_512 == small
+    assert style_layers_for(net, layers, (768, DEEP_LAYERS_SIDE), photo=True) == layers
+    assert style_layers_for(net, layers, (384, 512)) == layers  # a texture keeps its layers
+    chosen = {"relu3_1": 0.5, "relu5_1": 0.5}  # a user's own layers are left as they are
+    assert style_layers_for(net, chosen, (384, 512), photo=True) == chosen
 
 
 def test_the_blobs_start_is_a_random_layout_in_the_paintings_colours():

@@ -15,7 +15,8 @@ from typing import NamedTuple
 import torch
 
 from ..errors import InputError
-from ..names import DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO, DEFAULT_STYLE_LAYERS  # noqa: F401 (re-exported)
+from ..names import (DEEP_LAYERS_SIDE, DEFAULT_CONTENT_LAYERS, DEFAULT_RATIO,  # noqa: F401 (re-exported)
+                     DEFAULT_STYLE_LAYERS, SMALL_PAINTING_STYLE_LAYERS)
 from ..nets.networks import FeatureExtractor
 from .. import classic
 from ..options import TransferOptions, check_number
@@ -73,9 +74,14 @@ def normalize_blend(items, what: str) -> list[tuple[torch.Tensor, float]]:
     return [(image, w / total) for image, w in items]
 
 
-def style_layers_for(net: FeatureExtractor, layers: dict[str, float], size: tuple[int, int]) -> dict[str, float]:
+def style_layers_for(net: FeatureExtractor, layers: dict[str, float], size: tuple[int, int],
+                     photo: bool = False) -> dict[str, float]:
     """The style layers whose map of a painting of `size` (height, width) px has at least
-    MIN_STYLE_POSITIONS positions, their weights scaled to keep the sum; at least the shallowest."""
+    MIN_STYLE_POSITIONS positions, their weights scaled to keep the sum; at least the shallowest.
+    With `photo` (a transfer), the default layers are SMALL_PAINTING_STYLE_LAYERS while the
+    painting is smaller than DEEP_LAYERS_SIDE."""
+    if photo and max(size) < DEEP_LAYERS_SIDE and layers == parse_layers(DEFAULT_STYLE_LAYERS):
+        layers = parse_layers(SMALL_PAINTING_STYLE_LAYERS)
     kept = {name: w for name, w in layers.items()
             if (size[0] // net.stride(name)) * (size[1] // net.stride(name)) >= MIN_STYLE_POSITIONS}
     if not kept:

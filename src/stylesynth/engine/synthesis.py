@@ -142,7 +142,8 @@ class Targets:
         # Only the layers that see the painting in parts at this scale (objective.style_layers_for);
         # the classic recipe keeps its own, as neural-style does.
         layers = (style_layers_for(run.net, self.style_layers, min((img.shape[-2:] for img, _ in style),
-                                                                   key=lambda hw: hw[0] * hw[1]))
+                                                                   key=lambda hw: hw[0] * hw[1]),
+                                   photo=bool(self.content))
                   if self.style_layers and style and self.form is RELATIVE else self.style_layers)
         regions, global_style = None, None
         if self.style_masks:
