@@ -14,8 +14,8 @@ a dict of named float components for the progress bar and the record. The loop
   gradient is not finite, and after `max_retries` such failures stops with the best image and
   a `warning`;
 * steps back to the best image with a fresh optimizer state (the same step size) when the loss
-  has risen above the best by (BLOWUP - 1) times its size: L-BFGS without a line search can leave the basin, and
-  the climb back took the rest of a run.
+  has risen above the best by (BLOWUP - 1) times its size: L-BFGS without a line search can
+  leave the basin, and the climb back took the rest of a run.
 """
 
 from __future__ import annotations
