@@ -38,6 +38,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from stylesynth.names import SMALL_PAINTING_STYLE_LAYERS
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SKIMAGE = {"astronaut": "astronaut.png", "camera": "camera.png", "chelsea": "chelsea.png",
@@ -64,8 +66,9 @@ CONFIGS = {"default": {}, "paint512": {"paint_size": 512}, "vgg19": {"model": "v
            "five_layers": {"style_layers": "relu1_1:1,relu2_1:1,relu3_1:1,relu4_1:1,relu5_1:1"},
            # the default's layers of blocks 1-3 only (relu4_* and relu5_1 left out)
            "blocks1to3": {"style_layers": _default_layers_but(block4=None)},
-           # block 4 at a third of its weight, relu5_1 left out
-           "block4_third": {"style_layers": _default_layers_but(block4=0.01)}}
+           # block 4 at a third of its weight, relu5_1 left out, at every size (the default
+           # paints with these layers only below names.DEEP_LAYERS_SIDE)
+           "block4_third": {"style_layers": SMALL_PAINTING_STYLE_LAYERS}}
 # The classic recipe's trade-off curve on brad_pitt x picasso (../shared/anchor/README.md):
 # content weight -> the judge's (content, style) of its published result.
 PORTRAIT_ANCHORS = {"content_5": (0.350, 0.509), "content_1": (0.434, 0.472),
