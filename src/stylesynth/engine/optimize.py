@@ -166,6 +166,12 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
             best.update(loss=value, image=x.detach().clone(), parts=parts)
         return scaled
 
+    def back_to_best() -> torch.optim.Optimizer:
+        """The best image evaluated, and a fresh optimizer (at the current lr) to go on from it."""
+        with torch.no_grad():
+            x.copy_(best["image"])
+        return make_optimizer(optimizer, [x], lr, lbfgs_history)
+
     start = time.perf_counter()
     interrupted = False
     warning = None
@@ -191,18 +197,14 @@ def optimize(image: torch.Tensor, objective: Objective, *, iterations: int, opti
                                "image (try a smaller --lr)")
                     break
                 lr /= 4
-                with torch.no_grad():
-                    x.copy_(best["image"])
-                opt = make_optimizer(optimizer, [x], lr, lbfgs_history)
+                opt = back_to_best()
                 continue
             with torch.no_grad():
                 x.clamp_(0, 1)
             iteration += 1
             history.append({"iteration": iteration, "loss": current["loss"], **current["parts"]})
             if current["loss"] - best["loss"] > (BLOWUP - 1) * abs(best["loss"]):  # dream's loss is negative
-                with torch.no_grad():
-                    x.copy_(best["image"])
-                opt = make_optimizer(optimizer, [x], lr, lbfgs_history)
+                opt = back_to_best()
             if on_step is not None:
                 on_step(Step(iteration, iterations, current["loss"], current["parts"], x.detach()))
             stop = signals.received() is not None  # SIGINT/SIGTERM: this step was the last
