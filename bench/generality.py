@@ -6,6 +6,8 @@
     python bench/generality.py sheet --out docs/figures/portraits-on-photos.jpg
     python bench/generality.py curve --out docs/figures/portrait-curve.png   # brad_pitt x picasso
     python bench/generality.py anchors       # the three anchor pairs at 256, 384, 512 and 1024 px
+    python bench/generality.py reference     # the classic preset on every pair (about 20 min each)
+    python bench/generality.py held-out --out docs/figures/held-out.jpg   # the README's second sheet
 
 The pairs: every photo with two paintings (the photo's index and that plus two, mod 5), the
 three anchor pairs left out: 17 pairs. Photos: scikit-image's samples (a face, a monochrome
@@ -17,6 +19,11 @@ woman with a hat) and a portrait in flat planes (Picasso).
 The split is fixed once, by a rule that knows nothing of the results: the CRC-32 of
 "photo x painting" even -> the tuning half, odd -> the held-out half. Constants are chosen on
 the tuning half; the held-out half is reported and never tuned on.
+
+The reference for pairs without a published result (item 1) is the faithful `classic` preset
+(jcjohnson/neural-style's recipe on VGG19, 1000 iterations at 512 px), scored like the anchors:
+at 512 px and downscaled with Lanczos to 256 and 384. `reference` computes it once, pair by pair,
+into bench/results/generality-classic-reference.json (rerun: it goes on where it stopped).
 
 Sizes 256, 384 and 512 px, seed 0, both judge numbers (`stylesynth.evaluate`). A run writes
 bench/results/generality-CONFIG-*.json; `compare` prints, per half and size, where the first
@@ -221,6 +228,79 @@ def anchors(config: str, sizes: tuple[int, ...]) -> None:
     print(f"written {out}")
 
 
+REFERENCE = ROOT / "bench" / "results" / "generality-classic-reference.json"
+
+
+def reference(which: str | None) -> None:
+    """The classic preset's result on each pair (the held-out half first), scored at 512 px and
+    downscaled to 256 and 384 px as the anchors are. Each finished pair is written at once; the
+    images are kept outside git in the cache (reference/), for contact sheets."""
+    import torch
+
+    import stylesynth
+    from stylesynth.evaluate import score
+
+    paths = image_paths()
+    done = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {"preset": "classic", "rows": []}
+    finished = {(r["photo"], r["painting"]) for r in done["rows"]}
+    folder = Path(os.environ.get("STYLESYNTH_CACHE", Path.home() / ".cache" / "stylesynth")) / "reference"
+    folder.mkdir(parents=True, exist_ok=True)
+    order = sorted(pairs(), key=lambda pair: half(*pair) != "held-out")
+    for photo, painting in order:
+        if (photo, painting) in finished or (which and which != half(photo, painting)):
+            continue
+        start = time.perf_counter()
+        result = stylesynth.transfer(paths[photo], paths[painting], size=512, seed=0, preset="classic",
+                                     progress=False)
+        seconds = time.perf_counter() - start
+        result.save(folder / f"{photo}__{painting}__512.classic.png")
+        for size in SIZES:
+            s = score(paths[photo], paths[painting], result if size >= max(result.size) else _fit(result, size + 4))
+            done["rows"].append({"photo": photo, "painting": painting, "half": half(photo, painting), "size": size,
+                                 "content": s.content, "style": s.style, "seconds": round(seconds, 1)})
+            print(f"{half(photo, painting):8s} {photo:16s} {painting:22s} {size:4d}  "
+                  f"{s.content:.3f} / {s.style:.3f}  {seconds:.0f} s", flush=True)
+        done.update(torch=torch.__version__, threads=torch.get_num_threads())
+        REFERENCE.write_text(json.dumps(done, indent=1))
+
+
+def held_out_sheet(out: Path, size: int) -> None:
+    """The held-out half at `size`: photo, painting, the classic reference (where `reference` has
+    made it) and the default, each captioned with the judge's content / style; "wins" marks a
+    default that beats the reference on both numbers."""
+    import stylesynth
+    from quality import panel, stack  # bench/quality.py, beside this file
+    from stylesynth.evaluate import score
+
+    paths = image_paths()
+    folder = Path(os.environ.get("STYLESYNTH_CACHE", Path.home() / ".cache" / "stylesynth")) / "reference"
+    rows = []
+    for photo, painting in pairs():
+        if half(photo, painting) != "held-out":
+            continue
+        cells = [panel(Image.open(paths[photo]), photo), panel(Image.open(paths[painting]), painting[:24])]
+        result = stylesynth.transfer(paths[photo], paths[painting], size=size, seed=0, progress=False)
+        ours = score(paths[photo], paths[painting], result)
+        classic = folder / f"{photo}__{painting}__512.classic.png"
+        theirs, wins = None, ""
+        if classic.exists():
+            reference_image = Image.open(classic).convert("RGB")
+            if size < max(reference_image.size):
+                reference_image = _fit(reference_image, size + 4)
+            theirs = score(paths[photo], paths[painting], reference_image)
+            wins = " wins" if ours.content < theirs.content and ours.style < theirs.style else ""
+            cells.append(panel(reference_image, f"classic {theirs.content:.3f}/{theirs.style:.3f}"))
+        else:
+            cells.append(panel(Image.new("RGB", result.size, "white"), "classic: not computed"))
+        cells.append(panel(result, f"default {ours.content:.3f}/{ours.style:.3f}{wins}"))
+        rows.append(cells)
+        print(f"| {photo} | {painting} | {theirs.content:.3f} / {theirs.style:.3f} | " if theirs else
+              f"| {photo} | {painting} | – | ", f"{ours.content:.3f} / {ours.style:.3f} | {'yes' if wins else 'no'} |",
+              flush=True)
+    stack(rows).save(out, quality=85)
+    print(f"written {out}")
+
+
 def curve(out: Path, ratios: tuple[float, ...], size: int, config: str) -> None:
     """The ratio swept on brad_pitt x picasso beside the classic recipe's four published points
     (issue 32, item 3): a JSON of the numbers and a plot (x: content, y: style; lower-left is better)."""
@@ -309,8 +389,17 @@ def main() -> None:
     five = commands.add_parser("anchors")
     five.add_argument("--config", choices=CONFIGS, default="default")
     five.add_argument("--sizes", default="256,384,512,1024")
+    six = commands.add_parser("reference")
+    six.add_argument("--only", choices=("tuning", "held-out"), default=None)
+    seven = commands.add_parser("held-out")
+    seven.add_argument("--out", type=Path, required=True)
+    seven.add_argument("--size", type=int, default=512)
     args = parser.parse_args()
-    if args.command == "anchors":
+    if args.command == "held-out":
+        held_out_sheet(args.out, args.size)
+    elif args.command == "reference":
+        reference(args.only)
+    elif args.command == "anchors":
         anchors(args.config, tuple(int(s) for s in args.sizes.split(",")))
     elif args.command == "curve":
         curve(args.out, tuple(float(r) for r in args.ratios.split(",")), args.size, args.config)

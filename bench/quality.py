@@ -65,6 +65,19 @@ def panel(image: Image.Image, caption: str, height: int = 192) -> Image.Image:
     return cell
 
 
+def stack(rows: list[list[Image.Image]]) -> Image.Image:
+    """Rows of panels, each row left to right, into one sheet."""
+    sheet = Image.new("RGB", (max(sum(c.width for c in r) for r in rows), sum(r[0].height for r in rows)), "white")
+    y = 0
+    for cells in rows:
+        x = 0
+        for cell in cells:
+            sheet.paste(cell, (x, y))
+            x += cell.width
+        y += cells[0].height
+    return sheet
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="draft,fast,quality")
@@ -106,16 +119,7 @@ def main() -> None:
                 cells.append(panel(Image.open(out), f"{preset} {judged.content:.3f}/{judged.style:.3f}"
                                    f"{' wins' if wins else ''}"))
             sheet_rows.append(cells)
-    width = max(sum(c.width for c in r) for r in sheet_rows)
-    sheet = Image.new("RGB", (width, sum(r[0].height for r in sheet_rows)), "white")
-    y = 0
-    for cells in sheet_rows:
-        x = 0
-        for cell in cells:
-            sheet.paste(cell, (x, y))
-            x += cell.width
-        y += cells[0].height
-    sheet.save(args.sheet, quality=88)
+    stack(sheet_rows).save(args.sheet, quality=88)
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / time.strftime("quality-%Y%m%d-%H%M.json")).write_text(json.dumps(rows, indent=1))
