@@ -43,7 +43,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from stylesynth.names import SMALL_PAINTING_STYLE_LAYERS
 
@@ -164,6 +164,17 @@ def compare(result: Path, reference: Path) -> None:
                   f"{mean('content', 1):.3f} | {mean('style', 0):.3f} / {mean('style', 1):.3f} |")
 
 
+def thumbnail(name: str, paths: dict[str, Path]) -> Image.Image:
+    """An input as a sheet shows it: ../shared/bench's pictures are benchmark-only (never copied into
+    the repository or its docs, ../shared/bench/README.md), so they are a grey box with their name;
+    results made from them are the engine's own output and are shown."""
+    if paths[name].parent == SHARED / "bench":
+        box = Image.new("RGB", (300, 300), (225, 225, 225))
+        ImageDraw.Draw(box).text((10, 140), f"{name}: bench-only, not shown", fill="black")
+        return box
+    return Image.open(paths[name]).convert("RGB")
+
+
 def sheet(out: Path, sizes: tuple[int, ...], keep: Path | None) -> None:
     """Every portrait painting on every photo without people, at each size: a contact sheet
     (rows: photo; columns: painting x size) to check by eye that no face or figure is copied."""
@@ -174,7 +185,7 @@ def sheet(out: Path, sizes: tuple[int, ...], keep: Path | None) -> None:
     width = (1 + len(PORTRAITS) * len(sizes)) * cell
     canvas = Image.new("RGB", (width, len(NO_PEOPLE) * cell), "white")
     for row, photo in enumerate(NO_PEOPLE):
-        canvas.paste(_fit(Image.open(paths[photo]).convert("RGB"), cell), (0, row * cell))
+        canvas.paste(_fit(thumbnail(photo, paths), cell), (0, row * cell))
         for j, painting in enumerate(PORTRAITS):
             for k, size in enumerate(sizes):
                 result = stylesynth.transfer(paths[photo], paths[painting], size=size, seed=0, progress=False)
@@ -278,7 +289,7 @@ def held_out_sheet(out: Path, size: int) -> None:
     for photo, painting in pairs():
         if half(photo, painting) != "held-out":
             continue
-        cells = [panel(Image.open(paths[photo]), photo), panel(Image.open(paths[painting]), painting[:24])]
+        cells = [panel(thumbnail(photo, paths), photo), panel(thumbnail(painting, paths), painting[:24])]
         result = stylesynth.transfer(paths[photo], paths[painting], size=size, seed=0, progress=False)
         ours = score(paths[photo], paths[painting], result)
         classic = folder / f"{photo}__{painting}__512.classic.png"
