@@ -200,7 +200,7 @@ def sheet(out: Path, sizes: tuple[int, ...], keep: Path | None) -> None:
 
 def anchors(config: str, sizes: tuple[int, ...]) -> None:
     """Issue 32, item 2: the three anchor pairs at every size beside the published result
-    (downscaled with Lanczos below 512 px; none above), and 1024 px beside the engine's own 512."""
+    (downscaled with Lanczos below 512 px; none above), and larger sizes beside the engine's own 512."""
     import stylesynth
     from stylesynth.evaluate import score
 
@@ -229,10 +229,10 @@ def anchors(config: str, sizes: tuple[int, ...]) -> None:
             print(f"| {painting} | {size} | {ours.content:.3f} / {ours.style:.3f} | {them} | "
                   f"{row.get('wins', '-')} | {seconds:.0f} |", flush=True)
     by = {(r["painting"], r["size"]): r for r in rows}
-    for painting in published:
-        if (painting, 1024) in by and (painting, 512) in by:
-            big, base = by[painting, 1024], by[painting, 512]
-            print(f"{painting}: 1024 - 512 px: content {big['content'] - base['content']:+.3f} (within 0.03 asked), "
+    for painting, size in sorted(key for key in by if key[1] > 512):
+        if (painting, 512) in by:
+            big, base = by[painting, size], by[painting, 512]
+            print(f"{painting}: {size} - 512 px: content {big['content'] - base['content']:+.3f} (within 0.03 asked), "
                   f"style {big['style'] - base['style']:+.3f} (within 0.05 asked)")
     out = ROOT / "bench" / "results" / f"anchor-sizes-{config}-{time.strftime('%Y%m%d-%H%M')}.json"
     out.write_text(json.dumps({"config": config, "rows": rows}, indent=1))

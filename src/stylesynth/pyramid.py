@@ -94,11 +94,12 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
     `minimum`: the smallest side the deepest layer accepts; `scales`/`iterations` override the
     preset's (iterations: N for each scale, or one count per scale, coarse to fine)."""
     iterations = check_iterations(iterations, scales)
+    own_scales = scales is None and not isinstance(iterations, list)  # the schedule is ours to choose
     if isinstance(iterations, list):
         scales = len(iterations)
     counts_of_preset = (NOISE_PRESETS if from_noise else PRESETS)[preset]
+    base = NOISE_BASE_SIDE if from_noise else BASE_SIDE
     if scales is None:
-        base = NOISE_BASE_SIDE if from_noise else BASE_SIDE
         # At least two scales: the finest one, started from the coarser result, is where the
         # strokes are painted at the output's own size (docs/normalization.md).
         scales = 1 if len(counts_of_preset) == 1 else 1 + max(1, round(math.log2(max(out_size) / base)))
@@ -112,6 +113,10 @@ def scale_plan(out_size: tuple[int, int], minimum: int, *, preset: str = "fast",
                 iterations = iterations[1:]  # this scale's count goes with it
             continue  # too small to say anything: start at the next scale
         sizes.append(size)
+    if own_scales and len(sizes) > 1 and max(sizes[0]) < base < max(out_size):
+        # Halving put the first scale below `base` (a 384 or 768 px output): start at BASE_SIDE,
+        # where relu4_2 holds the photo's layout (docs/normalization.md, "The first scale").
+        sizes[0] = (max(1, round(width * base / max(out_size))), max(1, round(height * base / max(out_size))))
     if isinstance(iterations, list):
         counts = iterations
     elif iterations is not None:
@@ -146,7 +151,8 @@ def describe(preset: str, from_noise: bool = False) -> str:
 def preset_help(from_noise: bool = False) -> str:
     """The --preset help of a mode that starts from an image (transfer) or from white noise
     (texture, reconstruct): every preset's schedule, as scale_plan runs it."""
-    start = f"about {NOISE_BASE_SIDE} px" if from_noise else f"about {BASE_SIDE} px (at most half the output's size)"
+    start = (f"about {NOISE_BASE_SIDE} px" if from_noise else
+             f"about {BASE_SIDE} px (half the output's size, never below {BASE_SIDE} px for a larger output)")
     return (f"Speed/quality: iterations per scale, the scales doubling from {start} to the output's: "
             + "; ".join(f"{name}: {describe(name, from_noise)}" for name in PRESETS)
             + (f". From {DETAIL_SIDE} to {PRINT_SIDE} px a finer scale's iterations grow {DETAIL_GROWTH}x per doubling"

@@ -83,7 +83,11 @@ def test_transfer_matches_style_and_content_at_defaults():
     ((600, 400), False, "fast", [((300, 200), 44), ((600, 400), 17)]),
     ((256, 192), False, "fast", [((128, 96), 44), ((256, 192), 13)]),
     # From 512 to 1024 px a finer scale's count triples per doubling (pyramid.DETAIL_GROWTH).
-    ((768, 576), False, "fast", [((192, 144), 44), ((384, 288), 13), ((768, 576), 25)]),
+    # Never below BASE_SIDE where halving would go under it (the studio's 384 px, 768 px).
+    ((384, 288), False, "fast", [((256, 192), 44), ((384, 288), 13)]),
+    ((288, 384), False, "fast", [((192, 256), 44), ((288, 384), 13)]),
+    ((300, 200), False, "fast", [((256, 171), 44), ((300, 200), 13)]),
+    ((768, 576), False, "fast", [((256, 192), 44), ((384, 288), 13), ((768, 576), 25)]),
     ((1024, 768), False, "fast", [((256, 192), 44), ((512, 384), 13), ((1024, 768), 39)]),
     ((2048, 1536), False, "fast", [((256, 192), 44), ((512, 384), 13), ((1024, 768), 39), ((2048, 1536), 7)]),
     # Above 1024 px the preset's count halves at each doubling, at least 2.
@@ -109,6 +113,14 @@ def test_schedule_skips_too_small_scales_and_keeps_the_first_scale_budget():
     assert scale_plan((128, 96), 16, scales=4) == [((64, 48), 44), ((128, 96), 13)]
     # An explicit list drops the counts of the scales it skips.
     assert scale_plan((128, 96), 16, iterations="9,8,7") == [((64, 48), 8), ((128, 96), 7)]
+
+
+def test_explicit_scales_keep_halving_below_base_side():
+    # The user's --scales (or a count per scale) is taken as given: scales halve, 192 px first.
+    assert scale_plan((384, 288), 16, scales=2) == [((192, 144), 44), ((384, 288), 13)]
+    assert scale_plan((384, 288), 16, iterations="9,8") == [((192, 144), 9), ((384, 288), 8)]
+    # One count for every scale leaves the scales ours: the first is BASE_SIDE.
+    assert scale_plan((384, 288), 16, iterations=9) == [((256, 192), 9), ((384, 288), 9)]
 
 
 def test_quality_weighs_the_content_by_its_factor_only_with_its_own_schedule():
