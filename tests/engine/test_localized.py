@@ -108,7 +108,10 @@ def test_alexnet_is_refused():
 def test_a_transfer_with_tile_matches_the_untiled_one_and_records_its_plan():
     import stylesynth
 
-    common = dict(size=256, scales=1, iterations=3, seed=0, progress=False, device="cpu", cache_targets=False)
+    # float32: in bfloat16 (`precision="auto"` where the CPU has it) the tiles' sums round
+    # differently and three L-BFGS steps can amplify that to 2 levels on some machines.
+    common = dict(size=256, scales=1, iterations=3, seed=0, progress=False, device="cpu", cache_targets=False,
+                  precision="float32")
     plain = stylesynth.transfer(CONTENT, STYLE, **common)
     tiled = stylesynth.transfer(CONTENT, STYLE, tile=128, **common)
     a, b = (np.asarray(im.convert("RGB"), dtype=int) for im in (plain, tiled))

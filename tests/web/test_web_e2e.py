@@ -117,8 +117,10 @@ def test_paint_download_reload_and_cancel(studio, browser, tmp_path):
 
     page.wait_for_selector(f"#preview[src='/api/jobs/{job}/result']")  # the final image, shown
     seen = page.evaluate("() => window.__seen")
-    moving = [v for v in seen["progress"] if 0 < v < 100]
-    assert len(set(moving)) >= 2, seen["progress"]  # the bar moved while it ran
+    # The bar moved while it ran, forward only. Events come at most every 0.2 s, so a fast machine
+    # may show a single step between 0 and 100 of this short run.
+    assert [v for v in seen["progress"] if 0 < v < 100], seen["progress"]
+    assert seen["progress"] == sorted(seen["progress"]), seen["progress"]
     assert seen["progress"][-1] == 100
     previews = [s for s in seen["previews"] if s and "/preview?i=" in s]
     assert previews, seen["previews"]  # live previews arrived before the result
